@@ -1,0 +1,210 @@
+"""DQN (Mnih et al. 2015): a Q network, experience replay and a target network."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rlkit.config import DQNConfig
+from rlkit.errors import RlkitError
+from rlkit.networks import build_q_network
+from rlkit.replay import Batch, ReplayBuffer
+from rlkit.schedules import linear, scheduled_value
+from rlkit.transition import Transition
+
+
+def td_target(
+    rewards: torch.Tensor,
+    terminated: torch.Tensor,
+    next_q_target: torch.Tensor,
+    gamma: float,
+    next_q_online: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """r + γ (1 − terminated) Q_target(s', a*), with a* = argmax Q_target(s') or, for Double
+    DQN, argmax Q_online(s'). Truncated transitions are not terminated and still bootstrap."""
+    chooser = next_q_target if next_q_online is None else next_q_online
+    best_actions = chooser.argmax(dim=1, keepdim=True)
+    next_values = next_q_target.gather(1, best_actions).squeeze(1)
+    return rewards + gamma * (1.0 - terminated.float()) * next_values
+
+
+@torch.no_grad()
+def polyak_update(source: nn.Module, target: nn.Module, tau: float) -> None:
+    """target ← tau · source + (1 − tau) · target; tau = 1 copies."""
+    for source_param, target_param in zip(source.parameters(), target.parameters()):
+        target_param.lerp_(source_param, tau)
+
+
+class DQNAgent:
+    """Acts ε-greedily in batches, stores every transition, learns every `train_freq` env steps."""
+
+    def __init__(self, config: DQNConfig, env_info: dict[str, Any], total_steps: int, seed: int, device: str = "cpu"):
+        self.config = config
+        self.total_steps = total_steps
+        self.device = torch.device(device)
+        self.num_actions = env_info["num_actions"]
+        torch.manual_seed(seed)
+        try:
+            self.q_network = build_q_network(
+                env_info["kind"],
+                env_info["observation_shape"],
+                self.num_actions,
+                config.net_arch,
+                config.encoder,
+                env_info.get("num_states"),
+            ).to(self.device)
+        except ValueError as error:
+            raise RlkitError(f"agent.encoder = {config.encoder!r}: {error}") from None
+        self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=config.learning_rate, eps=config.adam_eps)
+        observation_dtype = np.int64 if env_info["kind"] == "discrete" else np.dtype(env_info["observation_dtype"])
+        self.replay = ReplayBuffer(
+            config.buffer_size, env_info["observation_shape"], observation_dtype, self.device, seed
+        )
+        self.rng = np.random.default_rng(seed)
+        self.eval_rng = np.random.default_rng(seed + 1)
+        self.training_rounds = 0  # train_freq periods seen so far
+        self.target_updates = 0  # target_update_interval periods seen so far
+        self.gradient_steps_done = 0
+
+    # ------------------------------------------------------------------ schedules
+
+    def epsilon(self, step: int) -> float:
+        c = self.config
+        return linear(
+            c.exploration_initial_eps, c.exploration_final_eps, int(c.exploration_fraction * self.total_steps), step
+        )
+
+    def learning_rate(self, step: int) -> float:
+        c = self.config
+        return scheduled_value(
+            c.lr_schedule,
+            c.learning_rate,
+            c.learning_rate_final,
+            c.lr_decay_steps or self.total_steps,
+            step,
+            c.lr_decay_rate,
+        )
+
+    def schedule_values(self, step: int) -> dict[str, float]:
+        return {"train/epsilon": self.epsilon(step), "train/learning_rate": self.learning_rate(step)}
+
+    # ------------------------------------------------------------------ acting
+
+    @torch.inference_mode()
+    def _epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        explore = rng.random(len(observations)) < epsilon
+        random_actions = rng.integers(self.num_actions, size=len(observations))
+        if explore.all():
+            return random_actions
+        q_values = self.q_network(torch.as_tensor(observations, device=self.device))
+        return np.where(explore, random_actions, q_values.argmax(dim=1).cpu().numpy())
+
+    def act(self, observations: np.ndarray, step: int) -> np.ndarray:
+        epsilon = 1.0 if step < self.config.learning_starts else self.epsilon(step)
+        return self._epsilon_greedy(observations, epsilon, self.rng)
+
+    def greedy_actions(self, observations: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
+        return self._epsilon_greedy(observations, epsilon, self.eval_rng)
+
+    # ------------------------------------------------------------------ learning
+
+    def observe(self, batch: Transition, step: int) -> dict[str, Any]:
+        """Store the transitions; train and update the target network when their periods end.
+        Periods are counted in environment steps, so the replay ratio does not depend on the
+        number of envs."""
+        c = self.config
+        self.replay.add(*batch)
+        metrics: dict[str, Any] = {}
+        rounds = step // c.train_freq
+        if step > c.learning_starts and rounds > self.training_rounds:
+            lr = self.learning_rate(step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            for _ in range((rounds - self.training_rounds) * c.gradient_steps):
+                metrics = self.update(self.replay.sample(c.batch_size))
+        self.training_rounds = rounds
+        target_periods = step // c.target_update_interval
+        if target_periods > self.target_updates:
+            polyak_update(self.q_network, self.target_network, c.tau)
+            self.target_updates = target_periods
+        return metrics
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step on the Huber TD loss. Metrics stay tensors (no device sync)."""
+        c = self.config
+        with torch.no_grad():
+            next_q_target = self.target_network(batch.next_observations)
+            next_q_online = self.q_network(batch.next_observations) if c.double_q else None
+            targets = td_target(batch.rewards, batch.terminated, next_q_target, c.gamma, next_q_online)
+        q_values = self.q_network(batch.observations).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        loss = F.smooth_l1_loss(q_values, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
+        grad_norm = nn.utils.clip_grad_norm_(self.q_network.parameters(), max_norm)
+        self.optimizer.step()
+        self.gradient_steps_done += 1
+        return {
+            "train/loss": loss.detach(),
+            "train/q_mean": q_values.detach().mean(),
+            "train/grad_norm": grad_norm.detach(),
+        }
+
+    # ------------------------------------------------------------------ state
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        tensors = {f"q_network.{k}": v for k, v in self.q_network.state_dict().items()}
+        tensors |= {f"target_network.{k}": v for k, v in self.target_network.state_dict().items()}
+        optimizer = self.optimizer.state_dict()
+        for index, values in optimizer["state"].items():
+            tensors |= {f"optimizer.{index}.{name}": value for name, value in values.items()}
+        meta = {
+            "optimizer_param_groups": optimizer["param_groups"],
+            "rng": self.rng.bit_generator.state,
+            "eval_rng": self.eval_rng.bit_generator.state,
+            "replay_rng": self.replay.rng.bit_generator.state,
+            "training_rounds": self.training_rounds,
+            "target_updates": self.target_updates,
+            "gradient_steps_done": self.gradient_steps_done,
+        }
+        return {k: v.detach().cpu().numpy() for k, v in tensors.items()}, meta
+
+    def load_state(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        for prefix, network in (("q_network.", self.q_network), ("target_network.", self.target_network)):
+            expected = network.state_dict()
+            saved = {k[len(prefix) :]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith(prefix)}
+            for name, value in expected.items():
+                if name not in saved or saved[name].shape != value.shape:
+                    found = list(saved[name].shape) if name in saved else "nothing"
+                    raise RlkitError(
+                        f"the checkpoint's {prefix}{name} is {found}, the network for this env needs "
+                        f"{list(value.shape)}: observation shape or action count differ"
+                    )
+            network.load_state_dict(saved)
+        optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optimizer."):
+                _, index, name = key.split(".", 2)
+                optimizer_state.setdefault(int(index), {})[name] = torch.from_numpy(value)
+        self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": meta["optimizer_param_groups"]})
+        self.rng.bit_generator.state = meta["rng"]
+        self.eval_rng.bit_generator.state = meta["eval_rng"]
+        self.replay.rng.bit_generator.state = meta["replay_rng"]
+        self.training_rounds = meta["training_rounds"]
+        self.target_updates = meta["target_updates"]
+        self.gradient_steps_done = meta["gradient_steps_done"]
+
+    def replay_arrays(self) -> dict[str, np.ndarray] | None:
+        return self.replay.state_arrays()
+
+    def load_replay(self, arrays: dict[str, np.ndarray]) -> None:
+        try:
+            self.replay.load_state_arrays(arrays)
+        except (KeyError, ValueError) as error:
+            raise RlkitError(f"replay buffer does not fit this agent: {error}") from None

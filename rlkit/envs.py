@@ -1,0 +1,255 @@
+"""The shared environment wrapper: one entry point for vector, pixel and discrete observations.
+
+`make_env` builds one gymnasium env, `make_vector_env` a vector of them with seeds. Every env
+records its episode statistics on the raw env, below any reward clipping or life-loss
+termination, so the returns that get logged are true game scores.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from rlkit.errors import RlkitError
+
+ObservationKind = Literal["vector", "pixel", "discrete"]
+
+
+def _option(default: Any, help: str, **limits: Any) -> Any:
+    """A dataclass field with its help text and allowed range as metadata."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **limits})
+    return field(default=default, metadata={"help": help, **limits})
+
+
+@dataclass
+class EnvConfig:
+    """What environment to build and how to preprocess it."""
+
+    id: str = _option("", "gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5")
+    kind: Literal["auto", "vector", "pixel", "discrete"] = _option(
+        "auto",
+        "observation kind; auto: pixel for ALE ids, discrete for Discrete spaces or "
+        "when bins are given, vector otherwise",
+    )
+    make_kwargs: dict = _option({}, "extra keyword arguments for gymnasium.make")
+    num_envs: int = _option(1, "environments stepped together during training", min=1)
+    vectorization: Literal["sync", "async"] = _option(
+        "sync", "gymnasium vector env: sync (one process) or async (one process per env)"
+    )
+    max_episode_steps: int = _option(0, "time limit per episode; 0 keeps the registered one", min=0)
+    bins: list[int] = _option([], "discretizer: bins per observation dimension (empty: off)")
+    low: list[float] = _option([], "discretizer: lower clip per dimension (empty: the space's)")
+    high: list[float] = _option([], "discretizer: upper clip per dimension (empty: the space's)")
+    noop_max: int = _option(30, "Atari: at most this many no-op actions after reset", min=0)
+    frame_skip: int = _option(4, "Atari: repeat each action this many frames, max-pool the last two", min=1)
+    screen_size: int = _option(84, "Atari: frames resized to this square size", min=8)
+    frame_stack: int = _option(4, "Atari: frames stacked into one observation", min=1)
+    terminal_on_life_loss: bool = _option(True, "Atari, training only: a lost life ends the episode")
+    clip_reward: bool = _option(True, "Atari, training only: rewards clipped to their sign")
+    repeat_action_probability: float = _option(
+        0.0, "Atari: sticky actions (0.25 in the Machado et al. 2018 protocol)", min=0.0, max=1.0
+    )
+    full_action_space: bool = _option(False, "Atari: all 18 actions instead of the game's minimal set")
+    max_frames: int = _option(108_000, "Atari: truncate an episode after this many frames", min=1)
+
+
+def is_atari(env_id: str) -> bool:
+    return env_id.startswith("ALE/")
+
+
+def _register_atari() -> None:
+    try:
+        import ale_py
+    except ImportError as error:
+        raise RlkitError(
+            "Atari environments need ale-py: pip install 'rlkit[atari]' (ale-py, opencv-python-headless)"
+        ) from error
+    gym.register_envs(ale_py)
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise RlkitError naming close registered ids when `env_id` is not a gymnasium id."""
+    if is_atari(env_id):
+        _register_atari()
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise RlkitError(
+        f"unknown environment id {env_id!r}{hint}; valid: a preset name (rlkit list) or a registered gymnasium id"
+    )
+
+
+class Discretizer(gym.ObservationWrapper):
+    """Turns a small Box observation into one Discrete state: each dimension is clipped to
+    [low, high] and cut into equal-width bins; the state is the flat index of the bin tuple."""
+
+    def __init__(self, env: gym.Env, bins: list[int], low: list[float], high: list[float]):
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+            raise RlkitError(f"bins need a 1-D Box observation space, got {space}")
+        dims = space.shape[0]
+        low = list(low) if low else list(space.low)
+        high = list(high) if high else list(space.high)
+        for name, values in (("bins", bins), ("low", low), ("high", high)):
+            if len(values) != dims:
+                raise RlkitError(f"env.{name} has {len(values)} values; the observation has {dims} dimensions")
+        if not np.all(np.isfinite(low + high)):
+            raise RlkitError("env.low and env.high must be finite: give clip ranges for unbounded dimensions")
+        if any(lo >= hi for lo, hi in zip(low, high)):
+            raise RlkitError("env.low must be below env.high in every dimension")
+        self.bins = tuple(int(b) for b in bins)
+        self.edges = [np.linspace(lo, hi, b + 1)[1:-1] for lo, hi, b in zip(low, high, self.bins)]
+        self.observation_space = gym.spaces.Discrete(int(np.prod(self.bins)))
+
+    def observation(self, observation: np.ndarray) -> int:
+        indices = tuple(int(np.searchsorted(e, x, side="right")) for e, x in zip(self.edges, observation))
+        return int(np.ravel_multi_index(indices, self.bins))
+
+
+class FireReset(gym.Wrapper):
+    """Press FIRE after reset, for games that do not start until it is pressed."""
+
+    def reset(self, **kwargs):
+        self.env.reset(**kwargs)
+        observation, _, terminated, truncated, info = self.env.step(1)
+        if terminated or truncated:
+            observation, info = self.env.reset(**kwargs)
+        return observation, info
+
+
+class EpisodicLife(gym.Wrapper):
+    """A lost life ends the episode for the learner, but the game goes on: reset only restarts
+    the game when it is really over (Mnih et al. 2015)."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.lives = 0
+        self.game_over = True
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        self.game_over = terminated or truncated
+        lives = self.env.unwrapped.ale.lives()
+        if 0 < lives < self.lives:
+            terminated = True
+        self.lives = lives
+        return observation, reward, terminated, truncated, info
+
+    def reset(self, **kwargs):
+        if self.game_over:
+            observation, info = self.env.reset(**kwargs)
+        else:
+            observation, _, terminated, truncated, info = self.env.step(0)
+            if terminated or truncated:
+                observation, info = self.env.reset(**kwargs)
+        self.game_over = False
+        self.lives = self.env.unwrapped.ale.lives()
+        return observation, info
+
+
+def _make_atari(config: EnvConfig, training: bool, render_mode: str | None) -> gym.Env:
+    _register_atari()
+    env = gym.make(
+        config.id,
+        frameskip=1,  # AtariPreprocessing skips frames; the ALE must not skip as well
+        repeat_action_probability=config.repeat_action_probability,
+        full_action_space=config.full_action_space,
+        max_num_frames_per_episode=config.max_frames,
+        render_mode=render_mode,
+        **config.make_kwargs,
+    )
+    env = gym.wrappers.RecordEpisodeStatistics(env)
+    env = gym.wrappers.AtariPreprocessing(
+        env,
+        noop_max=config.noop_max,
+        frame_skip=config.frame_skip,
+        screen_size=config.screen_size,
+        grayscale_obs=True,
+        scale_obs=False,
+    )
+    if training and config.terminal_on_life_loss:
+        env = EpisodicLife(env)
+    if "FIRE" in env.unwrapped.get_action_meanings():
+        env = FireReset(env)
+    if training and config.clip_reward:
+        env = gym.wrappers.TransformReward(env, np.sign)
+    return gym.wrappers.FrameStackObservation(env, config.frame_stack)
+
+
+def make_env(config: EnvConfig, training: bool = True, render_mode: str | None = None) -> gym.Env:
+    """One env, preprocessed for its observation kind. `training=False` gives full games with
+    true rewards (no life-loss termination, no reward clipping) for evaluation."""
+    check_env_id(config.id)
+    if is_atari(config.id) or config.kind == "pixel":
+        if not is_atari(config.id):
+            raise RlkitError(f"kind 'pixel' needs an Atari id (ALE/...), got {config.id!r}")
+        return _make_atari(config, training, render_mode)
+    kwargs = dict(config.make_kwargs)
+    if config.max_episode_steps:
+        kwargs["max_episode_steps"] = config.max_episode_steps
+    try:
+        env = gym.make(config.id, render_mode=render_mode, **kwargs)
+    except TypeError as error:
+        raise RlkitError(f"env.make_kwargs do not fit {config.id}: {error}") from error
+    env = gym.wrappers.RecordEpisodeStatistics(env)
+    if config.bins:
+        env = Discretizer(env, config.bins, config.low, config.high)
+    return env
+
+
+def make_vector_env(
+    config: EnvConfig, num_envs: int, training: bool = True, render_mode: str | None = None
+) -> gym.vector.VectorEnv:
+    """`num_envs` envs stepped together. A finished episode resets in the same step: the
+    observation that ended it is in infos['final_obs'], its statistics in infos['final_info']."""
+    make = partial(make_env, config, training, render_mode)
+    vector_class = (
+        gym.vector.AsyncVectorEnv if config.vectorization == "async" and num_envs > 1 else gym.vector.SyncVectorEnv
+    )
+    return vector_class([make] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+def observation_kind(config: EnvConfig, space: gym.Space) -> ObservationKind:
+    """The observation kind of an env built from `config` whose observation space is `space`."""
+    if isinstance(space, gym.spaces.Discrete):
+        kind: ObservationKind = "discrete"
+    elif isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3:
+        kind = "pixel"
+    elif isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        kind = "vector"
+    else:
+        raise RlkitError(
+            f"{config.id} has observation space {space}; rlkit handles 1-D Box (vector), "
+            "Atari frames (pixel) and Discrete (discrete) observations"
+        )
+    if config.kind not in ("auto", kind):
+        raise RlkitError(f"env.kind is {config.kind!r} but {config.id} gives {kind} observations")
+    return kind
+
+
+def describe(config: EnvConfig) -> dict[str, Any]:
+    """Observation kind, shapes and action count of the env that `config` builds."""
+    env = make_env(config)
+    try:
+        space, actions = env.observation_space, env.action_space
+        if not isinstance(actions, gym.spaces.Discrete):
+            raise RlkitError(f"{config.id} has action space {actions}; value-based agents need Discrete actions")
+        kind = observation_kind(config, space)
+        return {
+            "kind": kind,
+            "observation_shape": list(space.shape),
+            "observation_dtype": str(space.dtype),
+            "num_states": int(space.n) if kind == "discrete" else None,
+            "num_actions": int(actions.n),
+        }
+    finally:
+        env.close()

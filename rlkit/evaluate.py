@@ -1,0 +1,113 @@
+"""Greedy evaluation: play full episodes with a trained agent and summarise their returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rlkit import checkpoint
+from rlkit.agents import Agent, create_agent
+from rlkit.config import config_from_dict
+from rlkit.envs import is_atari, make_vector_env
+from rlkit.errors import RlkitError
+
+
+def play_episodes(agent: Agent, envs: gym.vector.VectorEnv, episodes: int, epsilon: float, seed: int) -> dict[str, Any]:
+    """Play `episodes` episodes spread evenly over the envs (so short episodes are not
+    over-represented) and return their returns and lengths from the raw env's statistics."""
+    count = envs.num_envs
+    wanted = np.array([(episodes + i) // count for i in range(count)])
+    done = np.zeros(count, dtype=int)
+    returns: list[float] = []
+    lengths: list[int] = []
+    observations, _ = envs.reset(seed=seed)
+    while (done < wanted).any():
+        observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon))
+        final = infos.get("final_info", {})
+        if "episode" not in final:
+            continue
+        for i in np.flatnonzero(final["_episode"]):
+            if done[i] < wanted[i]:
+                returns.append(float(final["episode"]["r"][i]))
+                lengths.append(int(final["episode"]["l"][i]))
+                done[i] += 1
+    return {
+        "return_mean": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "return_min": float(np.min(returns)),
+        "return_max": float(np.max(returns)),
+        "length_mean": float(np.mean(lengths)),
+        "episodes": len(returns),
+        "returns": returns,
+    }
+
+
+def default_epsilon(env_id: str) -> float:
+    """ε for evaluation: 0 for most tasks, 0.05 for Atari (a deterministic policy can get stuck
+    in a loop, and 0.05 is the usual evaluation ε since Mnih et al. 2015)."""
+    return 0.05 if is_atari(env_id) else 0.0
+
+
+def evaluate_checkpoint(
+    path: Path,
+    episodes: int,
+    seed: int,
+    epsilon: float | None = None,
+    best: bool = False,
+    video_dir: Path | None = None,
+    num_envs: int = 1,
+) -> dict[str, Any]:
+    """Rebuild the env and agent a checkpoint recorded, and play greedy episodes: full games
+    with true rewards (no reward clipping, no life-loss termination)."""
+    folder = checkpoint.find(Path(path), best=best)
+    tensors, meta, _ = checkpoint.load(folder)
+    config = config_from_dict(meta.get("config", {}))
+    env_info = meta.get("env_info")
+    if env_info is None:
+        raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: has no env_info")
+    if video_dir is not None:
+        if Path(video_dir).exists() and any(Path(video_dir).iterdir()):
+            raise RlkitError(f"--video {video_dir}: folder exists and is not empty; give a new folder")
+        num_envs = 1
+    envs = make_vector_env(config.env, num_envs, training=False, render_mode="rgb_array" if video_dir else None)
+    try:
+        actual = envs.single_observation_space
+        if (
+            list(actual.shape) != list(env_info["observation_shape"])
+            or int(envs.single_action_space.n) != env_info["num_actions"]
+        ):
+            raise checkpoint.CheckpointError(
+                f"{folder}: written for observations {env_info['observation_shape']} and {env_info['num_actions']} actions, "
+                f"but the env gives {list(actual.shape)} and {envs.single_action_space.n}"
+            )
+        agent = create_agent(config, env_info)
+        agent.load_state(tensors, meta["agent"])
+        if epsilon is None:
+            epsilon = default_epsilon(config.env.id)
+        if video_dir is not None:
+            envs.close()
+            envs = _video_envs(config, video_dir)
+        result = play_episodes(agent, envs, episodes, epsilon, seed)
+    finally:
+        envs.close()
+    return {
+        **result,
+        "checkpoint": str(folder),
+        "env_id": config.env.id,
+        "epsilon": epsilon,
+        "seed": seed,
+        "step": meta.get("step"),
+    }
+
+
+def _video_envs(config, video_dir: Path) -> gym.vector.VectorEnv:
+    from rlkit.envs import make_env
+
+    def make() -> gym.Env:
+        env = make_env(config.env, training=False, render_mode="rgb_array")
+        return gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda _: True, disable_logger=True)
+
+    return gym.vector.SyncVectorEnv([make], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)

@@ -1,0 +1,84 @@
+"""TensorBoard scalars under fixed names, hyperparameters, and the console progress bar.
+
+Metric names (stable; dashboards rely on them):
+  rollout/episode_return, rollout/episode_length, rollout/episodes
+  train/epsilon, train/learning_rate, train/loss, train/q_mean, train/grad_norm, train/td_error
+  time/sps (environment steps per second), time/elapsed_s
+  eval/return_mean, eval/return_std, eval/length_mean
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+from tqdm import tqdm
+
+
+def _hparam_value(value: Any) -> Any:
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+class Logger:
+    """Writes scalars to the run folder's event files and keeps the progress bar up to date."""
+
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int = 0, progress: bool = True):
+        # purge_step drops events written after the checkpoint a resumed run starts from
+        self.writer = SummaryWriter(str(run_dir), purge_step=start_step or None)
+        self.bar = tqdm(
+            total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, disable=not progress, smoothing=0.1
+        )
+        self.recent_returns: deque[float] = deque(maxlen=20)
+        self.last_step = start_step
+        self.last_time = time.perf_counter()
+        self.start_time = self.last_time
+
+    def scalars(self, values: dict[str, Any], step: int) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, float(value), step)
+
+    def episode(self, episode_return: float, length: int, episodes: int, step: int) -> None:
+        self.recent_returns.append(episode_return)
+        self.scalars(
+            {"rollout/episode_return": episode_return, "rollout/episode_length": length, "rollout/episodes": episodes},
+            step,
+        )
+
+    def progress(self, values: dict[str, Any], step: int) -> None:
+        """Log training values with the speed since the last call, and move the bar."""
+        now = time.perf_counter()
+        sps = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        self.scalars({**values, "time/sps": sps, "time/elapsed_s": now - self.start_time}, step)
+        postfix = {"sps": f"{sps:,.0f}"}
+        if self.recent_returns:
+            postfix["return"] = f"{np.mean(self.recent_returns):.2f}"
+        if "train/epsilon" in values:
+            postfix["eps"] = f"{values['train/epsilon']:.3f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(step - self.last_step)
+        self.last_step, self.last_time = step, now
+
+    def hyperparameters(self, config: dict[str, dict[str, Any]], metrics: dict[str, float]) -> None:
+        """Record the run's hyperparameters for TensorBoard's HParams tab."""
+        flat = {
+            f"{section}.{k}": _hparam_value(v)
+            for section in ("env", "train", "agent")
+            for k, v in config[section].items()
+        }
+        flat["algo"] = config["algo"]
+        experiment, start, end = hparams(flat, metrics)
+        for summary in (experiment, start, end):
+            self.writer.file_writer.add_summary(summary)
+
+    def message(self, text: str) -> None:
+        self.bar.write(text)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.writer.flush()
+        self.writer.close()

@@ -1,0 +1,126 @@
+"""Tabular Q-learning (Watkins 1989): a numpy Q-table, ε-greedy acting, α and ε schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rlkit.config import QLearningConfig
+from rlkit.errors import RlkitError
+from rlkit.schedules import linear, scheduled_value
+from rlkit.transition import Transition
+
+
+def q_learning_update(
+    q_table: np.ndarray,
+    state: int,
+    action: int,
+    reward: float,
+    next_state: int,
+    terminated: bool,
+    alpha: float,
+    gamma: float,
+) -> float:
+    """Q(s,a) += α (r + γ (1 − terminated) max_a' Q(s',a') − Q(s,a)); returns the TD error.
+    A truncated episode still bootstraps from s'."""
+    bootstrap = 0.0 if terminated else gamma * q_table[next_state].max()
+    td_error = reward + bootstrap - q_table[state, action]
+    q_table[state, action] += alpha * td_error
+    return float(td_error)
+
+
+def greedy(q_values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Argmax per row, ties broken at random (an all-zero table does not always pick action 0)."""
+    best = q_values == q_values.max(axis=1, keepdims=True)
+    noise = rng.random(best.shape)
+    return np.argmax(np.where(best, noise, -1.0), axis=1)
+
+
+class QLearningAgent:
+    """A Q-table over discrete (or discretized) states."""
+
+    def __init__(
+        self, config: QLearningConfig, env_info: dict[str, Any], total_steps: int, seed: int, device: str = "cpu"
+    ):
+        if env_info["kind"] != "discrete":
+            hint = {
+                "pixel": "use the dqn-atari agent for pixel observations",
+                "vector": "set env.bins (and env.low/env.high) to discretize them, or use the dqn agent",
+            }[env_info["kind"]]
+            raise RlkitError(
+                f"qlearning needs discrete states, but the env gives {env_info['kind']} observations: {hint}"
+            )
+        self.config = config
+        self.total_steps = total_steps
+        self.num_actions = env_info["num_actions"]
+        self.q_table = np.full((env_info["num_states"], self.num_actions), config.initial_q, dtype=np.float64)
+        self.rng = np.random.default_rng(seed)
+        self.eval_rng = np.random.default_rng(seed + 1)
+
+    def epsilon(self, step: int) -> float:
+        c = self.config
+        return linear(
+            c.exploration_initial_eps, c.exploration_final_eps, int(c.exploration_fraction * self.total_steps), step
+        )
+
+    def learning_rate(self, step: int) -> float:
+        c = self.config
+        return scheduled_value(
+            c.lr_schedule,
+            c.learning_rate,
+            c.learning_rate_final,
+            c.lr_decay_steps or self.total_steps,
+            step,
+            c.lr_decay_rate,
+        )
+
+    def _epsilon_greedy(self, states: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        actions = greedy(self.q_table[states], rng)
+        explore = rng.random(len(states)) < epsilon
+        if explore.any():
+            actions[explore] = rng.integers(self.num_actions, size=int(explore.sum()))
+        return actions
+
+    def act(self, observations: np.ndarray, step: int) -> np.ndarray:
+        return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
+
+    def greedy_actions(self, observations: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
+        return self._epsilon_greedy(observations, epsilon, self.eval_rng)
+
+    def observe(self, batch: Transition, step: int) -> dict[str, float]:
+        alpha = self.learning_rate(step)
+        td_errors = [
+            q_learning_update(self.q_table, s, a, r, s2, term, alpha, self.config.gamma)
+            for s, a, r, s2, term in zip(
+                batch.observations.tolist(),
+                batch.actions.tolist(),
+                batch.rewards.tolist(),
+                batch.next_observations.tolist(),
+                batch.terminated.tolist(),
+            )
+        ]
+        return {"train/td_error": float(np.mean(np.abs(td_errors)))}
+
+    def schedule_values(self, step: int) -> dict[str, float]:
+        return {"train/epsilon": self.epsilon(step), "train/learning_rate": self.learning_rate(step)}
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        tensors = {"q_table": self.q_table}
+        return tensors, {"rng": self.rng.bit_generator.state, "eval_rng": self.eval_rng.bit_generator.state}
+
+    def load_state(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        q_table = tensors["q_table"]
+        if q_table.shape != self.q_table.shape:
+            raise RlkitError(
+                f"the checkpoint's Q-table is {q_table.shape[0]} states × {q_table.shape[1]} actions, the env has {self.q_table.shape[0]} × {self.q_table.shape[1]}"
+            )
+        self.q_table[...] = q_table
+        self.rng.bit_generator.state = meta["rng"]
+        self.eval_rng.bit_generator.state = meta["eval_rng"]
+
+    def replay_arrays(self) -> dict[str, np.ndarray] | None:
+        return None
+
+    def load_replay(self, arrays: dict[str, np.ndarray]) -> None:
+        raise RlkitError("qlearning keeps no replay buffer")

@@ -1,0 +1,370 @@
+"""The training loop shared by every agent: step envs, act in a batch, learn, log, evaluate,
+checkpoint. It never asks which agent it drives."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import rlkit
+from rlkit import checkpoint
+from rlkit.agents import Agent, create_agent
+from rlkit.config import RunConfig, config_from_dict
+from rlkit.envs import describe, make_vector_env
+from rlkit.errors import RlkitError
+from rlkit.evaluate import play_episodes
+from rlkit.logger import Logger
+from rlkit.transition import Transition
+
+EVAL_SEED_OFFSET = 1_000_003  # eval envs never share seeds with training envs
+
+
+class Interrupted(Exception):
+    """Training stopped by Ctrl-C (or SIGTERM) after a final checkpoint was written."""
+
+    def __init__(self, checkpoint_path: Path):
+        super().__init__(f"interrupted; checkpoint saved in {checkpoint_path}")
+        self.checkpoint_path = checkpoint_path
+
+
+def resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RlkitError(f"train.device = {name!r} is not a torch device; valid: auto, cpu, cuda, cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RlkitError(f"train.device = {name!r} but CUDA is not available here; use auto or cpu")
+    return name
+
+
+def new_run_dir(config: RunConfig, root: Path) -> Path:
+    """A fresh folder root/<env>/<agent>/<date>-<time>-s<seed>; an existing one is never reused."""
+    parent = Path(root) / config.env_name / config.agent_name
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        suffix = f"-{attempt + 1}" if attempt else ""
+        folder = parent / f"{stamp}-s{config.train.seed}{suffix}"
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+            return folder
+        except FileExistsError:
+            continue
+    raise RlkitError(f"could not create a new run folder under {parent}")
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "rlkit": rlkit.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gym.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _global_rng_states() -> dict[str, Any]:
+    state = random.getstate()
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
+    return {"python": [state[0], list(state[1]), state[2]], "numpy": numpy_state}
+
+
+def _restore_global_rngs(states: dict[str, Any]) -> None:
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    numpy_state = dict(states["numpy"])
+    numpy_state["state"] = {**numpy_state["state"], "key": np.array(numpy_state["state"]["key"], dtype=np.uint32)}
+    np.random.set_state(numpy_state)
+
+
+def _env_rng_states(envs: gym.vector.VectorEnv) -> list[Any] | None:
+    """Each training env's RNG state, where the vector env exposes its envs (sync only)."""
+    if not isinstance(envs, gym.vector.SyncVectorEnv):
+        return None
+    return [env.unwrapped.np_random.bit_generator.state for env in envs.envs]
+
+
+def _restore_env_rngs(envs: gym.vector.VectorEnv, states: list[Any] | None) -> None:
+    if states and isinstance(envs, gym.vector.SyncVectorEnv) and len(states) == len(envs.envs):
+        for env, state in zip(envs.envs, states):
+            env.unwrapped.np_random.bit_generator.state = state
+
+
+class Run:
+    """One training run: (config, run folder) plus the live state the loop advances."""
+
+    def __init__(self, config: RunConfig, progress: bool = True):
+        """Build the agent and check that it fits the env; touches no file, so bad input is
+        refused before any run folder exists."""
+        self.config = config
+        self.progress = progress
+        train = config.train
+        if train.torch_threads:
+            torch.set_num_threads(train.torch_threads)
+        random.seed(train.seed)
+        np.random.seed(train.seed)
+        torch.manual_seed(train.seed)
+        self.device = resolve_device(train.device)
+        self.env_info = describe(config.env)
+        self.agent: Agent = create_agent(config, self.env_info, self.device)
+        self.step = 0
+        self.episodes = 0
+        self.best_eval_return = -float("inf")
+        self.evaluations: list[dict[str, Any]] = []
+        self.resumed_from: Path | None = None
+        self.env_rng_states: list[Any] | None = None
+
+    # ------------------------------------------------------------------ resume
+
+    def restore(self, folder: Path) -> None:
+        """Take the state of a checkpoint written by a run of the same config."""
+        tensors, meta, replay = checkpoint.load(folder, with_replay=True)
+        self.agent.load_state(tensors, meta["agent"])
+        if replay is not None:
+            self.agent.load_replay(replay)
+        self.step = meta["step"]
+        self.episodes = meta["episodes"]
+        self.best_eval_return = meta["best_eval_return"] if meta["best_eval_return"] is not None else -float("inf")
+        self.evaluations = meta["evaluations"]
+        _restore_global_rngs(meta["rng"])
+        torch.set_rng_state(torch.from_numpy(tensors["rng.torch"]))
+        self.env_rng_states = meta["rng"]["envs"]
+        self.resumed_from = folder
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, kind: str = "step", envs: gym.vector.VectorEnv | None = None) -> Path:
+        tensors, agent_meta = self.agent.state()
+        tensors["rng.torch"] = torch.get_rng_state().numpy()
+        meta = {
+            "kind": kind,
+            "step": self.step,
+            "episodes": self.episodes,
+            "best_eval_return": self.best_eval_return if np.isfinite(self.best_eval_return) else None,
+            "evaluations": self.evaluations,
+            "config": self.config.to_dict(),
+            "env_info": self.env_info,
+            "agent": agent_meta,
+            "rng": {**_global_rng_states(), "envs": _env_rng_states(envs) if envs is not None else None},
+            "versions": _versions(),
+            "saved_at": datetime.now().isoformat(timespec="seconds"),
+        }
+        keep_replay = kind == "step" and self.config.train.save_replay
+        replay = self.agent.replay_arrays() if keep_replay else None
+        folder = checkpoint.save(self.checkpoints / checkpoint.checkpoint_name(kind, self.step), tensors, meta, replay)
+        checkpoint.prune(self.checkpoints, kind, self.config.train.keep_checkpoints if kind == "step" else 1)
+        return folder
+
+    def _save_latest(self, envs: gym.vector.VectorEnv) -> Path:
+        existing = self.checkpoints / checkpoint.checkpoint_name("step", self.step)
+        return existing if existing.exists() else self.save_checkpoint("step", envs)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, episodes: int) -> dict[str, Any]:
+        eval_envs = make_vector_env(self.config.env, self.config.train.eval_num_envs, training=False)
+        try:
+            return play_episodes(
+                self.agent,
+                eval_envs,
+                episodes,
+                self.config.train.eval_epsilon,
+                self.config.train.seed + EVAL_SEED_OFFSET,
+            )
+        finally:
+            eval_envs.close()
+
+    def _periodic_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> None:
+        result = self.evaluate(self.config.train.eval_episodes)
+        logger.scalars(
+            {
+                "eval/return_mean": result["return_mean"],
+                "eval/return_std": result["return_std"],
+                "eval/length_mean": result["length_mean"],
+            },
+            self.step,
+        )
+        self.evaluations.append(
+            {
+                "step": self.step,
+                "return_mean": result["return_mean"],
+                "return_std": result["return_std"],
+                "time_s": time.perf_counter() - logger.start_time,
+            }
+        )
+        logger.message(f"step {self.step:>10,}  eval return {result['return_mean']:.2f} ± {result['return_std']:.2f}")
+        if result["return_mean"] > self.best_eval_return:
+            self.best_eval_return = result["return_mean"]
+            self.save_checkpoint("best", envs)
+
+    # ------------------------------------------------------------------ the loop
+
+    def train(self, run_dir: Path) -> dict[str, Any]:
+        """Run to total_steps in `run_dir`; write checkpoints, eval.json and the event files."""
+        config, train = self.config, self.config.train
+        self.run_dir = Path(run_dir)
+        self.checkpoints = self.run_dir / "checkpoints"
+        checkpoint.remove_partial(self.checkpoints)
+        if self.resumed_from is None:
+            (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+        envs = make_vector_env(config.env, config.env.num_envs, training=True)
+        observations, _ = envs.reset(seed=train.seed + self.step)
+        _restore_env_rngs(envs, self.env_rng_states)
+        logger = Logger(self.run_dir, train.total_steps, self.step, self.progress)
+        if self.resumed_from is None:
+            logger.hyperparameters(config.to_dict(), {"eval/return_mean": 0.0})
+        else:
+            logger.message(f"resumed from {self.resumed_from} at step {self.step:,}")
+        stop = _StopFlag()
+        metrics: dict[str, Any] = {}
+        try:
+            while self.step < train.total_steps and not stop.requested:
+                actions = self.agent.act(observations, self.step)
+                next_observations, rewards, terminated, truncated, infos = envs.step(actions)
+                last_step, self.step = self.step, self.step + envs.num_envs
+                real_next = next_observations
+                if "final_obs" in infos:
+                    real_next = next_observations.copy()
+                    for i in np.flatnonzero(infos["_final_obs"]):
+                        real_next[i] = infos["final_obs"][i]
+                    self._log_episodes(infos["final_info"], logger)
+                metrics = (
+                    self.agent.observe(
+                        Transition(observations, actions, rewards, real_next, terminated, truncated), self.step
+                    )
+                    or metrics
+                )
+                observations = next_observations
+                if _crossed(last_step, self.step, train.log_interval):
+                    logger.progress({**self.agent.schedule_values(self.step), **metrics}, self.step)
+                if (
+                    train.eval_interval
+                    and _crossed(last_step, self.step, train.eval_interval)
+                    and self.step < train.total_steps
+                ):
+                    self._periodic_eval(logger, envs)
+                if train.checkpoint_interval and _crossed(last_step, self.step, train.checkpoint_interval):
+                    self.save_checkpoint("step", envs)
+            if stop.requested:
+                raise KeyboardInterrupt
+            self._save_latest(envs)
+            result = self._final_eval(logger, envs)
+        except KeyboardInterrupt:
+            saved = self._save_latest(envs)
+            logger.message(f"interrupted at step {self.step:,}; checkpoint saved in {saved}")
+            raise Interrupted(saved) from None
+        finally:
+            stop.restore()
+            logger.close()
+            envs.close()
+        return result
+
+    def _log_episodes(self, final_info: dict[str, Any], logger: Logger) -> None:
+        if "episode" not in final_info:
+            return  # a life lost under terminal_on_life_loss: the game goes on
+        episode = final_info["episode"]
+        for i in np.flatnonzero(final_info["_episode"]):
+            self.episodes += 1
+            logger.episode(float(episode["r"][i]), int(episode["l"][i]), self.episodes, self.step)
+
+    def _final_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> dict[str, Any]:
+        result = self.evaluate(self.config.train.final_eval_episodes)
+        logger.scalars(
+            {
+                "eval/return_mean": result["return_mean"],
+                "eval/return_std": result["return_std"],
+                "eval/length_mean": result["length_mean"],
+            },
+            self.step,
+        )
+        self.evaluations.append(
+            {
+                "step": self.step,
+                "return_mean": result["return_mean"],
+                "return_std": result["return_std"],
+                "time_s": time.perf_counter() - logger.start_time,
+            }
+        )
+        if result["return_mean"] > self.best_eval_return:
+            self.best_eval_return = result["return_mean"]
+            self.save_checkpoint("best", envs)
+        summary = {
+            **result,
+            "step": self.step,
+            "env_id": self.config.env.id,
+            "agent": self.config.agent_name,
+            "seed": self.config.train.seed,
+            "epsilon": self.config.train.eval_epsilon,
+            "best_eval_return": self.best_eval_return,
+            "evaluations": self.evaluations,
+        }
+        temporary = self.run_dir / ".eval.json.tmp"
+        temporary.write_text(json.dumps(summary, indent=1))
+        os.replace(temporary, self.run_dir / "eval.json")
+        logger.message(
+            f"final eval: return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} episodes; "
+            f"run folder {self.run_dir}"
+        )
+        return summary
+
+
+def _crossed(before: int, after: int, interval: int) -> bool:
+    """True when a multiple of `interval` lies in (before, after]."""
+    return after // interval > before // interval
+
+
+class _StopFlag:
+    """Turns SIGTERM into a clean stop at the end of the current step (Ctrl-C raises
+    KeyboardInterrupt, which the loop handles the same way)."""
+
+    def __init__(self):
+        self.requested = False
+        try:
+            self.previous = signal.signal(signal.SIGTERM, self._request)
+        except ValueError:  # not the main thread
+            self.previous = None
+
+    def _request(self, *_: Any) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def train(config: RunConfig, runs_root: Path = Path("runs"), progress: bool = True) -> dict[str, Any]:
+    """Train a new run in a new folder under `runs_root`; returns the final evaluation."""
+    run = Run(config, progress)
+    return run.train(new_run_dir(config, runs_root))
+
+
+def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Continue the run in `run_dir` from its latest checkpoint, in the same folder."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RlkitError(f"--resume {run_dir}: no such run folder")
+    latest = checkpoint.find(run_dir)
+    _, meta, _ = checkpoint.load(latest)
+    config = config_from_dict(meta["config"])
+    if total_steps is not None:
+        config.train.total_steps = total_steps
+    if meta["step"] >= config.train.total_steps:
+        raise RlkitError(
+            f"--resume {run_dir}: the run is complete at step {meta['step']:,}; give --steps N beyond it to train on"
+        )
+    run = Run(config, progress)
+    run.restore(latest)
+    return run.train(run_dir)
