@@ -1,0 +1,104 @@
+import pytest
+
+from rlkit.config import DQNConfig, build_config, parse_value, preset_files
+from rlkit.errors import RlkitError
+
+BAD_INPUTS = [
+    (["--set", "learning_rat=0.1"], "unknown key 'learning_rat' (did you mean learning_rate"),
+    (["--set", "batch_size=abc"], "agent.batch_size = 'abc' is not an integer"),
+    (["--set", "batch_size=2.5"], "is not an integer"),
+    (["--set", "gamma=1.5"], "agent.gamma = 1.5 is out of range; valid: >= 0.0 and <= 1.0"),
+    (["--set", "buffer_size=0"], "agent.buffer_size = 0 is out of range; valid: >= 1"),
+    (["--set", "lr_schedule=cosine"], "valid: constant, linear, exponential"),
+    (["--set", "double_q=yes"], "is not true or false"),
+    (["--set", "net_arch=64"], "is not a list of int"),
+    (["--set", "nonsense"], "is not key=value"),
+    (["--set", "agent.gama=0.9"], "unknown key 'agent.gama' (did you mean gamma"),
+    (["--set", "trian.seed=3"], "unknown section 'trian'"),
+    (["--agent", "dqnn"], "unknown agent preset 'dqnn' (did you mean dqn"),
+    (["--env", "cartpol"], "unknown environment 'cartpol' (did you mean cartpole"),
+    (["--env", "CartPole-v9"], "unknown environment id 'CartPole-v9' (did you mean CartPole-v1"),
+    (["--env", "missing.toml"], "preset file missing.toml does not exist"),
+    (["--steps", "-5"], "-5 is negative"),
+    (["--steps", "many"], "'many' is not a whole number"),
+    (["--steps", "0"], "train.total_steps = 0 is out of range"),
+    (["--set", "encoder=nature_cnn"], "nature_cnn encoder needs pixel observations"),
+    (["--set", "device=tpu"], "not a torch device"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
+def test_bad_input_is_one_line_exit_2_and_no_run_folder(cli, tmp_path, args, message):
+    runs = tmp_path / "runs"
+    code, out, err = cli("train", "--agent", "dqn", "--env", "cartpole", "--run-dir", runs, *args)
+    assert code == 2
+    assert message in err, err
+    assert err.count("\n") == 1 and err.startswith("rlkit: error: ") and "Traceback" not in err
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [("pong", "qlearning needs discrete states, but the env gives pixel observations"),
+     ("Pendulum-v1", "value-based agents need Discrete actions"),
+     ("acrobot", "set env.bins")],
+)
+def test_qlearning_refuses_envs_it_cannot_learn(cli, tmp_path, env, message):
+    code, _, err = cli("train", "--agent", "qlearning", "--env", env, "--run-dir", tmp_path / "runs")
+    assert code == 2 and message in err and not (tmp_path / "runs").exists()
+
+
+def test_user_toml_with_unknown_key_is_named(cli, tmp_path):
+    preset = tmp_path / "mine.toml"
+    preset.write_text('[env]\nid = "CartPole-v1"\nnum_env = 2\n')
+    code, _, err = cli("train", "--agent", "dqn", "--env", preset, "--run-dir", tmp_path / "runs")
+    assert code == 2 and "unknown key 'env.num_env' (did you mean num_envs" in err
+
+
+def test_broken_toml_is_named(cli, tmp_path):
+    preset = tmp_path / "broken.toml"
+    preset.write_text("[agent\n")
+    code, _, err = cli("train", "--agent", preset, "--env", "cartpole", "--run-dir", tmp_path / "runs")
+    assert code == 2 and "broken.toml: not valid TOML" in err
+
+
+def test_order_of_overrides():
+    config = build_config("dqn", "acrobot", steps=123, seed=4, overrides=["learning_rate=3e-4", "env.num_envs=2"])
+    assert config.algo == "dqn" and isinstance(config.agent, DQNConfig)
+    assert config.train.total_steps == 123 and config.train.seed == 4
+    assert config.agent.learning_rate == 3e-4  # --set beats the env preset's tuned value
+    assert config.agent.batch_size == 128  # the acrobot preset's [tuned.dqn] beats dqn.toml's 64
+    assert config.env.num_envs == 2 and config.env.id == "Acrobot-v1"
+
+
+def test_tuned_values_apply_to_their_agent_preset_only():
+    assert build_config("qlearning", "cartpole").env.bins == [1, 1, 6, 12]
+    assert build_config("dqn", "cartpole").env.bins == []
+
+
+def test_a_gymnasium_id_works_as_env():
+    assert build_config("dqn", "MountainCar-v0").env.id == "MountainCar-v0"
+
+
+def test_every_preset_resolves():
+    for agent in preset_files("agents"):
+        for env in preset_files("envs"):
+            config = build_config(agent, env)
+            assert config.env.id and config.train.total_steps > 0
+
+
+def test_parse_value_reads_toml_scalars_and_lists():
+    assert parse_value("3") == 3 and parse_value("1e-4") == 1e-4 and parse_value("true") is True
+    assert parse_value("[64, 64]") == [64, 64] and parse_value("linear") == "linear"
+
+
+def test_list_prints_every_preset(cli):
+    code, out, _ = cli("list")
+    assert code == 0
+    for name in ["qlearning", "dqn", "dqn-atari", "cartpole", "acrobot", "mountaincar", "frozenlake", "taxi", "cliffwalking", "pong", "breakout"]:
+        assert f"  {name} " in out
+
+
+def test_preset_errors_raise_rlkit_error():
+    with pytest.raises(RlkitError):
+        build_config("dqn", "cartpole", overrides=["gamma=-1"])

@@ -1,0 +1,71 @@
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rlkit.trainer import _crossed
+
+
+def _only_run(root: Path) -> Path:
+    runs = [p for p in root.glob("*/*/*") if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
+    code, out, _ = cli("train", "--agent", "qlearning", "--env", "taxi", "--steps", 3000, "--seed", 3,
+                       "--set", "eval_interval=1000", "--set", "eval_episodes=5", "--set", "final_eval_episodes=7",
+                       "--set", "log_interval=500", "--run-dir", tmp_path, "--no-progress")
+    assert code == 0
+    run = _only_run(tmp_path)
+    assert run.parent.name == "qlearning" and run.parent.parent.name == "taxi" and run.name.endswith("-s3")
+    assert f"tensorboard --logdir {tmp_path}" in out
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["total_steps"] == 3000 and config["env"]["id"] == "Taxi-v4"
+
+    result = json.loads((run / "eval.json").read_text())
+    assert result["episodes"] == 7 and len(result["returns"]) == 7
+    assert result["return_mean"] == np.mean(result["returns"]) and result["return_std"] == np.std(result["returns"])
+
+    latest = run / "checkpoints" / "step-000000003000"
+    q_table = load_file(str(latest / "tensors.safetensors"))["q_table"]
+    assert q_table.shape == (500, 6) and np.abs(q_table).sum() > 0
+
+    events = EventAccumulator(str(run)).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"rollout/episode_return", "rollout/episode_length", "train/epsilon", "train/learning_rate", "time/sps",
+            "eval/return_mean", "eval/return_std"} <= tags
+    eval_steps = [event.step for event in events.Scalars("eval/return_mean")]
+    assert eval_steps == [1000, 2000, 3000]
+    epsilons = [event.value for event in events.Scalars("train/epsilon")]
+    assert epsilons == sorted(epsilons, reverse=True) and epsilons[0] < 1.0
+    assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
+
+
+def test_runs_never_share_a_folder(cli, tmp_path):
+    args = ("train", "--agent", "qlearning", "--env", "taxi", "--steps", 200, "--set", "final_eval_episodes=1",
+            "--set", "eval_interval=0", "--run-dir", tmp_path, "--no-progress")
+    assert cli(*args)[0] == 0 and cli(*args)[0] == 0
+    runs = sorted(p for p in tmp_path.glob("taxi/qlearning/*"))
+    assert len(runs) == 2 and all((r / "eval.json").exists() for r in runs)
+
+
+def test_a_short_dqn_run_on_cartpole(cli, tmp_path):
+    code, _, _ = cli("train", "--agent", "dqn", "--env", "cartpole", "--steps", 1500, "--set", "learning_starts=500",
+                     "--set", "train_freq=4", "--set", "gradient_steps=1", "--set", "eval_interval=0",
+                     "--set", "final_eval_episodes=2", "--set", "log_interval=250", "--set", "env.num_envs=2", "--set", "net_arch=[32, 32]",
+                     "--run-dir", tmp_path, "--no-progress")
+    assert code == 0
+    run = _only_run(tmp_path)
+    events = EventAccumulator(str(run)).Reload()
+    assert {"train/loss", "train/q_mean", "train/grad_norm", "train/learning_rate"} <= set(events.Tags()["scalars"])
+    losses = [event.value for event in events.Scalars("train/loss")]
+    assert losses and np.isfinite(losses).all()
+    assert load_file(str(run / "checkpoints" / "step-000000001500" / "tensors.safetensors"))["q_network.head.weight"].shape == (2, 32)
+
+
+def test_crossed_intervals():
+    assert _crossed(999, 1000, 1000) and not _crossed(1000, 1999, 1000) and _crossed(1998, 2002, 1000)
