@@ -173,7 +173,7 @@ class DQNAgent:
             "target_updates": self.target_updates,
             "gradient_steps_done": self.gradient_steps_done,
         }
-        return {k: v.detach().cpu().numpy() for k, v in tensors.items()}, meta
+        return {k: v.detach().cpu().numpy().copy() for k, v in tensors.items()}, meta  # copies: nothing shared
 
     def load_state(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         for prefix, network in (("q_network.", self.q_network), ("target_network.", self.target_network)):
@@ -191,7 +191,7 @@ class DQNAgent:
         for key, value in tensors.items():
             if key.startswith("optimizer."):
                 _, index, name = key.split(".", 2)
-                optimizer_state.setdefault(int(index), {})[name] = torch.from_numpy(value)
+                optimizer_state.setdefault(int(index), {})[name] = torch.tensor(value)
         self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": meta["optimizer_param_groups"]})
         self.rng.bit_generator.state = meta["rng"]
         self.eval_rng.bit_generator.state = meta["eval_rng"]
