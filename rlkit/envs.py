@@ -8,6 +8,7 @@ termination, so the returns that get logged are true game scores.
 from __future__ import annotations
 
 import difflib
+import importlib
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -75,9 +76,17 @@ def _register_atari() -> None:
 
 
 def check_env_id(env_id: str) -> None:
-    """Raise RlkitError naming close registered ids when `env_id` is not a gymnasium id."""
+    """Raise RlkitError naming close registered ids when `env_id` is not a gymnasium id.
+    'module:Name-v0' imports `module` first, so that it can register its own envs."""
     if is_atari(env_id):
         _register_atari()
+    module, colon, name = env_id.rpartition(":")
+    if colon:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise RlkitError(f"environment {env_id!r}: cannot import module {module!r} ({error})") from None
+        env_id = name
     if env_id in gym.registry:
         return
     close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
@@ -196,8 +205,10 @@ def make_env(config: EnvConfig, training: bool = True, render_mode: str | None =
     kwargs = dict(config.make_kwargs)
     if config.max_episode_steps:
         kwargs["max_episode_steps"] = config.max_episode_steps
+    if render_mode:
+        kwargs["render_mode"] = render_mode
     try:
-        env = gym.make(config.id, render_mode=render_mode, **kwargs)
+        env = gym.make(config.id, **kwargs)
     except TypeError as error:
         raise RlkitError(f"env.make_kwargs do not fit {config.id}: {error}") from error
     env = gym.wrappers.RecordEpisodeStatistics(env)

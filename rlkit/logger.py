@@ -28,8 +28,9 @@ class Logger:
     """Writes scalars to the run folder's event files and keeps the progress bar up to date."""
 
     def __init__(self, run_dir: Path, total_steps: int, start_step: int = 0, progress: bool = True):
-        # purge_step drops events written after the checkpoint a resumed run starts from
-        self.writer = SummaryWriter(str(run_dir), purge_step=start_step or None)
+        # A resumed run drops the events written after its checkpoint (those of its step were
+        # all logged before the checkpoint was saved), so the curves continue without doubles.
+        self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step else None)
         self.bar = tqdm(
             total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, disable=not progress, smoothing=0.1
         )

@@ -212,8 +212,10 @@ class Run:
 
     # ------------------------------------------------------------------ the loop
 
-    def train(self, run_dir: Path) -> dict[str, Any]:
-        """Run to total_steps in `run_dir`; write checkpoints, eval.json and the event files."""
+    def train(self, run_dir: Path, until: int | None = None) -> dict[str, Any] | None:
+        """Run to total_steps in `run_dir`; write checkpoints, eval.json and the event files.
+        With `until`, stop at that step after a checkpoint, as a preempted job would, and
+        return None: a later resume continues exactly as if the run had not stopped."""
         config, train = self.config, self.config.train
         self.run_dir = Path(run_dir)
         self.checkpoints = self.run_dir / "checkpoints"
@@ -231,7 +233,8 @@ class Run:
         stop = _StopFlag()
         metrics: dict[str, Any] = {}
         try:
-            while self.step < train.total_steps and not stop.requested:
+            end = min(train.total_steps, until or train.total_steps)
+            while self.step < end and not stop.requested:
                 actions = self.agent.act(observations, self.step)
                 next_observations, rewards, terminated, truncated, infos = envs.step(actions)
                 last_step, self.step = self.step, self.step + envs.num_envs
@@ -261,7 +264,7 @@ class Run:
             if stop.requested:
                 raise KeyboardInterrupt
             self._save_latest(envs)
-            result = self._final_eval(logger, envs)
+            result = self._final_eval(logger, envs) if self.step >= train.total_steps else None
         except KeyboardInterrupt:
             saved = self._save_latest(envs)
             logger.message(f"interrupted at step {self.step:,}; checkpoint saved in {saved}")

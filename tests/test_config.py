@@ -39,9 +39,11 @@ def test_bad_input_is_one_line_exit_2_and_no_run_folder(cli, tmp_path, args, mes
 
 @pytest.mark.parametrize(
     ("env", "message"),
-    [("pong", "qlearning needs discrete states, but the env gives pixel observations"),
-     ("Pendulum-v1", "value-based agents need Discrete actions"),
-     ("acrobot", "set env.bins")],
+    [
+        ("pong", "qlearning needs discrete states, but the env gives pixel observations"),
+        ("Pendulum-v1", "value-based agents need Discrete actions"),
+        ("acrobot", "set env.bins"),
+    ],
 )
 def test_qlearning_refuses_envs_it_cannot_learn(cli, tmp_path, env, message):
     code, _, err = cli("train", "--agent", "qlearning", "--env", env, "--run-dir", tmp_path / "runs")
@@ -95,7 +97,19 @@ def test_parse_value_reads_toml_scalars_and_lists():
 def test_list_prints_every_preset(cli):
     code, out, _ = cli("list")
     assert code == 0
-    for name in ["qlearning", "dqn", "dqn-atari", "cartpole", "acrobot", "mountaincar", "frozenlake", "taxi", "cliffwalking", "pong", "breakout"]:
+    for name in [
+        "qlearning",
+        "dqn",
+        "dqn-atari",
+        "cartpole",
+        "acrobot",
+        "mountaincar",
+        "frozenlake",
+        "taxi",
+        "cliffwalking",
+        "pong",
+        "breakout",
+    ]:
         assert f"  {name} " in out
 
 

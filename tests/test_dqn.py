@@ -8,7 +8,13 @@ from rlkit.networks import NatureCNN, build_q_network
 from rlkit.replay import ReplayBuffer
 from rlkit.transition import Transition
 
-VECTOR_INFO = {"kind": "vector", "observation_shape": [3], "observation_dtype": "float32", "num_states": None, "num_actions": 2}
+VECTOR_INFO = {
+    "kind": "vector",
+    "observation_shape": [3],
+    "observation_dtype": "float32",
+    "num_states": None,
+    "num_actions": 2,
+}
 
 
 def test_td_target_terminated_truncated_and_ongoing():
@@ -39,12 +45,20 @@ def test_polyak_update_hard_and_soft():
 
 def _transition(value: float, count: int = 1, terminated: bool = False, truncated: bool = False) -> Transition:
     observations = np.full((count, 3), value, dtype=np.float32)
-    return Transition(observations, np.ones(count, dtype=np.int64), np.full(count, value, dtype=np.float32),
-                      observations + 0.5, np.full(count, terminated), np.full(count, truncated))
+    return Transition(
+        observations,
+        np.ones(count, dtype=np.int64),
+        np.full(count, value, dtype=np.float32),
+        observations + 0.5,
+        np.full(count, terminated),
+        np.full(count, truncated),
+    )
 
 
 def test_target_network_syncs_every_interval_in_env_steps():
-    config = DQNConfig(learning_starts=0, train_freq=1, batch_size=2, target_update_interval=4, net_arch=[8], learning_rate=0.1)
+    config = DQNConfig(
+        learning_starts=0, train_freq=1, batch_size=2, target_update_interval=4, net_arch=[8], learning_rate=0.1
+    )
     agent = DQNAgent(config, VECTOR_INFO, total_steps=100, seed=0)
     step = 0
     for _ in range(3):  # 3 steps: the online network moves, the target does not
@@ -121,8 +135,14 @@ def test_loss_falls_tenfold_on_one_repeated_batch():
     rng = np.random.default_rng(0)
     count = 32
     observations = rng.normal(size=(count, 4)).astype(np.float32)
-    agent.replay.add(observations, rng.integers(2, size=count), rng.normal(size=count).astype(np.float32),
-                     rng.normal(size=(count, 4)).astype(np.float32), np.ones(count, dtype=bool), np.zeros(count, dtype=bool))
+    agent.replay.add(
+        observations,
+        rng.integers(2, size=count),
+        rng.normal(size=count).astype(np.float32),
+        rng.normal(size=(count, 4)).astype(np.float32),
+        np.ones(count, dtype=bool),
+        np.zeros(count, dtype=bool),
+    )
     batch = agent.replay.batch(np.arange(count))
     first = float(agent.update(batch)["train/loss"])
     for _ in range(300):
@@ -162,10 +182,34 @@ def test_state_round_trip_restores_networks_optimizer_and_counters():
 
 @pytest.mark.parametrize("double_q", [False, True])
 def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q):
-    code, _, _ = cli("train", "--agent", "dqn-atari", "--env", "pong", "--steps", 2000, "--set", "buffer_size=1000",
-                     "--set", "learning_starts=500", "--set", "eval_interval=0", "--set", "final_eval_episodes=1",
-                     "--set", "env.max_frames=1500", "--set", f"double_q={str(double_q).lower()}",
-                     "--set", "log_interval=500", "--set", "torch_threads=2", "--run-dir", tmp_path, "--no-progress")
+    code, _, _ = cli(
+        "train",
+        "--agent",
+        "dqn-atari",
+        "--env",
+        "pong",
+        "--steps",
+        2000,
+        "--set",
+        "buffer_size=1000",
+        "--set",
+        "learning_starts=500",
+        "--set",
+        "eval_interval=0",
+        "--set",
+        "final_eval_episodes=1",
+        "--set",
+        "env.max_frames=1500",
+        "--set",
+        f"double_q={str(double_q).lower()}",
+        "--set",
+        "log_interval=500",
+        "--set",
+        "torch_threads=2",
+        "--run-dir",
+        tmp_path,
+        "--no-progress",
+    )
     assert code == 0
     run = next(tmp_path.glob("pong/dqn-atari/*"))
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

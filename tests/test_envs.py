@@ -17,7 +17,13 @@ def test_vector_kind_shapes_and_dtypes():
 
 def test_discrete_kind_shapes_and_dtypes():
     info = describe(EnvConfig(id="Taxi-v4"))
-    assert info == {"kind": "discrete", "observation_shape": [], "observation_dtype": "int64", "num_states": 500, "num_actions": 6}
+    assert info == {
+        "kind": "discrete",
+        "observation_shape": [],
+        "observation_dtype": "int64",
+        "num_states": 500,
+        "num_actions": 6,
+    }
     envs = make_vector_env(EnvConfig(id="Taxi-v4"), num_envs=2)
     observations, _ = envs.reset(seed=0)
     assert observations.shape == (2,) and np.issubdtype(observations.dtype, np.integer)
@@ -48,7 +54,11 @@ def test_discretized_cartpole_gives_discrete_states():
 
 @pytest.mark.parametrize(
     ("bins", "low", "message"),
-    [([2, 2], [], "env.bins has 2 values"), ([2, 2, 2, 2], [], "must be finite"), ([2, 2, 2, 2], [1, 1, 1], "env.low has 3 values")],
+    [
+        ([2, 2], [], "env.bins has 2 values"),
+        ([2, 2, 2, 2], [], "must be finite"),
+        ([2, 2, 2, 2], [1, 1, 1], "env.low has 3 values"),
+    ],
 )
 def test_discretizer_rejects_bad_settings(bins, low, message):
     with pytest.raises(RlkitError, match=message):

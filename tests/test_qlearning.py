@@ -27,17 +27,38 @@ def test_update_on_a_two_state_mdp_gives_exact_numbers():
 
 def test_agent_observe_applies_the_update_per_env_in_order():
     agent = QLearningAgent(QLearningConfig(learning_rate=0.5, gamma=0.9), INFO, total_steps=100, seed=0)
-    batch = Transition(np.array([0, 0]), np.array([1, 1]), np.array([1.0, 1.0]), np.array([1, 1]), np.array([True, True]), np.array([False, False]))
+    batch = Transition(
+        np.array([0, 0]),
+        np.array([1, 1]),
+        np.array([1.0, 1.0]),
+        np.array([1, 1]),
+        np.array([True, True]),
+        np.array([False, False]),
+    )
     agent.observe(batch, step=2)
     assert agent.q_table[0, 1] == pytest.approx(0.75)  # 0 → 0.5 → 0.75
 
 
 def test_epsilon_and_alpha_schedules():
-    config = QLearningConfig(exploration_initial_eps=1.0, exploration_final_eps=0.1, exploration_fraction=0.5,
-                             learning_rate=0.4, lr_schedule="linear", learning_rate_final=0.0)
+    config = QLearningConfig(
+        exploration_initial_eps=1.0,
+        exploration_final_eps=0.1,
+        exploration_fraction=0.5,
+        learning_rate=0.4,
+        lr_schedule="linear",
+        learning_rate_final=0.0,
+    )
     agent = QLearningAgent(config, INFO, total_steps=1000, seed=0)
-    assert agent.epsilon(0) == 1.0 and agent.epsilon(250) == pytest.approx(0.55) and agent.epsilon(900) == pytest.approx(0.1)
-    assert agent.learning_rate(0) == 0.4 and agent.learning_rate(500) == pytest.approx(0.2) and agent.learning_rate(1000) == 0.0
+    assert (
+        agent.epsilon(0) == 1.0
+        and agent.epsilon(250) == pytest.approx(0.55)
+        and agent.epsilon(900) == pytest.approx(0.1)
+    )
+    assert (
+        agent.learning_rate(0) == 0.4
+        and agent.learning_rate(500) == pytest.approx(0.2)
+        and agent.learning_rate(1000) == 0.0
+    )
 
 
 def test_greedy_breaks_ties_at_random_but_follows_the_best():

@@ -15,9 +15,28 @@ def _only_run(root: Path) -> Path:
 
 
 def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
-    code, out, _ = cli("train", "--agent", "qlearning", "--env", "taxi", "--steps", 3000, "--seed", 3,
-                       "--set", "eval_interval=1000", "--set", "eval_episodes=5", "--set", "final_eval_episodes=7",
-                       "--set", "log_interval=500", "--run-dir", tmp_path, "--no-progress")
+    code, out, _ = cli(
+        "train",
+        "--agent",
+        "qlearning",
+        "--env",
+        "taxi",
+        "--steps",
+        3000,
+        "--seed",
+        3,
+        "--set",
+        "eval_interval=1000",
+        "--set",
+        "eval_episodes=5",
+        "--set",
+        "final_eval_episodes=7",
+        "--set",
+        "log_interval=500",
+        "--run-dir",
+        tmp_path,
+        "--no-progress",
+    )
     assert code == 0
     run = _only_run(tmp_path)
     assert run.parent.name == "qlearning" and run.parent.parent.name == "taxi" and run.name.endswith("-s3")
@@ -36,8 +55,15 @@ def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
 
     events = EventAccumulator(str(run)).Reload()
     tags = set(events.Tags()["scalars"])
-    assert {"rollout/episode_return", "rollout/episode_length", "train/epsilon", "train/learning_rate", "time/sps",
-            "eval/return_mean", "eval/return_std"} <= tags
+    assert {
+        "rollout/episode_return",
+        "rollout/episode_length",
+        "train/epsilon",
+        "train/learning_rate",
+        "time/sps",
+        "eval/return_mean",
+        "eval/return_std",
+    } <= tags
     eval_steps = [event.step for event in events.Scalars("eval/return_mean")]
     assert eval_steps == [1000, 2000, 3000]
     epsilons = [event.value for event in events.Scalars("train/epsilon")]
@@ -46,25 +72,65 @@ def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
 
 
 def test_runs_never_share_a_folder(cli, tmp_path):
-    args = ("train", "--agent", "qlearning", "--env", "taxi", "--steps", 200, "--set", "final_eval_episodes=1",
-            "--set", "eval_interval=0", "--run-dir", tmp_path, "--no-progress")
+    args = (
+        "train",
+        "--agent",
+        "qlearning",
+        "--env",
+        "taxi",
+        "--steps",
+        200,
+        "--set",
+        "final_eval_episodes=1",
+        "--set",
+        "eval_interval=0",
+        "--run-dir",
+        tmp_path,
+        "--no-progress",
+    )
     assert cli(*args)[0] == 0 and cli(*args)[0] == 0
     runs = sorted(p for p in tmp_path.glob("taxi/qlearning/*"))
     assert len(runs) == 2 and all((r / "eval.json").exists() for r in runs)
 
 
 def test_a_short_dqn_run_on_cartpole(cli, tmp_path):
-    code, _, _ = cli("train", "--agent", "dqn", "--env", "cartpole", "--steps", 1500, "--set", "learning_starts=500",
-                     "--set", "train_freq=4", "--set", "gradient_steps=1", "--set", "eval_interval=0",
-                     "--set", "final_eval_episodes=2", "--set", "log_interval=250", "--set", "env.num_envs=2", "--set", "net_arch=[32, 32]",
-                     "--run-dir", tmp_path, "--no-progress")
+    code, _, _ = cli(
+        "train",
+        "--agent",
+        "dqn",
+        "--env",
+        "cartpole",
+        "--steps",
+        1500,
+        "--set",
+        "learning_starts=500",
+        "--set",
+        "train_freq=4",
+        "--set",
+        "gradient_steps=1",
+        "--set",
+        "eval_interval=0",
+        "--set",
+        "final_eval_episodes=2",
+        "--set",
+        "log_interval=250",
+        "--set",
+        "env.num_envs=2",
+        "--set",
+        "net_arch=[32, 32]",
+        "--run-dir",
+        tmp_path,
+        "--no-progress",
+    )
     assert code == 0
     run = _only_run(tmp_path)
     events = EventAccumulator(str(run)).Reload()
     assert {"train/loss", "train/q_mean", "train/grad_norm", "train/learning_rate"} <= set(events.Tags()["scalars"])
     losses = [event.value for event in events.Scalars("train/loss")]
     assert losses and np.isfinite(losses).all()
-    assert load_file(str(run / "checkpoints" / "step-000000001500" / "tensors.safetensors"))["q_network.head.weight"].shape == (2, 32)
+    assert load_file(str(run / "checkpoints" / "step-000000001500" / "tensors.safetensors"))[
+        "q_network.head.weight"
+    ].shape == (2, 32)
 
 
 def test_crossed_intervals():
