@@ -61,7 +61,9 @@ class DQNAgent:
         except ValueError as error:
             raise RlkitError(f"agent.encoder = {config.encoder!r}: {error}") from None
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=config.learning_rate, eps=config.adam_eps)
+        self.optimizer = torch.optim.Adam(
+            self.q_network.parameters(), lr=config.learning_rate, eps=config.adam_eps, foreach=True
+        )
         observation_dtype = np.int64 if env_info["kind"] == "discrete" else np.dtype(env_info["observation_dtype"])
         self.replay = ReplayBuffer(
             config.buffer_size, env_info["observation_shape"], observation_dtype, self.device, seed
@@ -140,14 +142,18 @@ class DQNAgent:
         c = self.config
         with torch.no_grad():
             next_q_target = self.target_network(batch.next_observations)
-            next_q_online = self.q_network(batch.next_observations) if c.double_q else None
-            targets = td_target(batch.rewards, batch.terminated, next_q_target, c.gamma, next_q_online)
-        q_values = self.q_network(batch.observations).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        if c.double_q:  # one forward pass of the online network over s and s'
+            both = self.q_network(torch.cat([batch.observations, batch.next_observations]))
+            all_q_values, next_q_online = both[: len(both) // 2], both[len(both) // 2 :].detach()
+        else:
+            all_q_values, next_q_online = self.q_network(batch.observations), None
+        targets = td_target(batch.rewards, batch.terminated, next_q_target, c.gamma, next_q_online)
+        q_values = all_q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         loss = F.smooth_l1_loss(q_values, targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
-        grad_norm = nn.utils.clip_grad_norm_(self.q_network.parameters(), max_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.q_network.parameters(), max_norm, foreach=True)
         self.optimizer.step()
         self.gradient_steps_done += 1
         return {

@@ -11,7 +11,7 @@ import numpy as np
 from rlkit import checkpoint
 from rlkit.agents import Agent, create_agent
 from rlkit.config import config_from_dict
-from rlkit.envs import is_atari, make_vector_env
+from rlkit.envs import EnvConfig, is_atari, make_env, make_vector_env
 from rlkit.errors import RlkitError
 
 
@@ -68,11 +68,13 @@ def evaluate_checkpoint(
     env_info = meta.get("env_info")
     if env_info is None:
         raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: has no env_info")
-    if video_dir is not None:
-        if Path(video_dir).exists() and any(Path(video_dir).iterdir()):
-            raise RlkitError(f"--video {video_dir}: folder exists and is not empty; give a new folder")
-        num_envs = 1
-    envs = make_vector_env(config.env, num_envs, training=False, render_mode="rgb_array" if video_dir else None)
+    if video_dir is not None and Path(video_dir).exists() and any(Path(video_dir).iterdir()):
+        raise RlkitError(f"--video {video_dir}: folder exists and is not empty; give a new folder")
+    envs = (
+        _video_envs(config.env, Path(video_dir), episodes)
+        if video_dir is not None
+        else make_vector_env(config.env, num_envs, training=False)
+    )
     try:
         actual = envs.single_observation_space
         if (
@@ -87,9 +89,6 @@ def evaluate_checkpoint(
         agent.load_state(tensors, meta["agent"])
         if epsilon is None:
             epsilon = default_epsilon(config.env.id)
-        if video_dir is not None:
-            envs.close()
-            envs = _video_envs(config, video_dir)
         result = play_episodes(agent, envs, episodes, epsilon, seed)
     finally:
         envs.close()
@@ -103,11 +102,17 @@ def evaluate_checkpoint(
     }
 
 
-def _video_envs(config, video_dir: Path) -> gym.vector.VectorEnv:
-    from rlkit.envs import make_env
+def _video_envs(config: EnvConfig, video_dir: Path, episodes: int) -> gym.vector.VectorEnv:
+    """One evaluation env that records every episode as an MP4 file (gymnasium's RecordVideo)."""
+    try:
+        import moviepy  # noqa: F401  (RecordVideo writes the files with it)
+    except ImportError:
+        raise RlkitError("--video needs moviepy (and pygame for classic control): pip install 'rlkit[video]'") from None
 
     def make() -> gym.Env:
-        env = make_env(config.env, training=False, render_mode="rgb_array")
-        return gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda _: True, disable_logger=True)
+        env = make_env(config, training=False, render_mode="rgb_array")
+        return gym.wrappers.RecordVideo(
+            env, str(video_dir), episode_trigger=lambda index: index < episodes, disable_logger=True
+        )
 
     return gym.vector.SyncVectorEnv([make], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)

@@ -125,6 +125,8 @@ class Run:
         self.best_eval_return = -float("inf")
         self.evaluations: list[dict[str, Any]] = []
         self.resumed_from: Path | None = None
+        self.seconds_before = 0.0  # wall seconds of the run before this process (a resume)
+        self.eval_seconds = 0.0  # wall seconds spent in evaluations, over the whole run
         self.env_rng_states: list[Any] | None = None
 
     # ------------------------------------------------------------------ resume
@@ -139,6 +141,8 @@ class Run:
         self.episodes = meta["episodes"]
         self.best_eval_return = meta["best_eval_return"] if meta["best_eval_return"] is not None else -float("inf")
         self.evaluations = meta["evaluations"]
+        self.seconds_before = meta["wall_seconds"]
+        self.eval_seconds = meta["eval_seconds"]
         _restore_global_rngs(meta["rng"])
         torch.set_rng_state(torch.from_numpy(tensors["rng.torch"]))
         self.env_rng_states = meta["rng"]["envs"]
@@ -155,6 +159,8 @@ class Run:
             "episodes": self.episodes,
             "best_eval_return": self.best_eval_return if np.isfinite(self.best_eval_return) else None,
             "evaluations": self.evaluations,
+            "wall_seconds": self.seconds_before + time.perf_counter() - self.started,
+            "eval_seconds": self.eval_seconds,
             "config": self.config.to_dict(),
             "env_info": self.env_info,
             "agent": agent_meta,
@@ -187,8 +193,10 @@ class Run:
         finally:
             eval_envs.close()
 
-    def _periodic_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> None:
-        result = self.evaluate(self.config.train.eval_episodes)
+    def _record_eval(self, result: dict[str, Any], logger: Logger, started: float) -> None:
+        """Log an evaluation and remember it with the wall time spent training so far (the
+        time of evaluations left out, so that runs with other eval settings compare)."""
+        self.eval_seconds += time.perf_counter() - started
         logger.scalars(
             {
                 "eval/return_mean": result["return_mean"],
@@ -197,14 +205,21 @@ class Run:
             },
             self.step,
         )
+        elapsed = self.seconds_before + time.perf_counter() - self.started
         self.evaluations.append(
             {
                 "step": self.step,
                 "return_mean": result["return_mean"],
                 "return_std": result["return_std"],
-                "time_s": time.perf_counter() - logger.start_time,
+                "time_s": elapsed,
+                "train_time_s": elapsed - self.eval_seconds,
             }
         )
+
+    def _periodic_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> None:
+        started = time.perf_counter()
+        result = self.evaluate(self.config.train.eval_episodes)
+        self._record_eval(result, logger, started)
         logger.message(f"step {self.step:>10,}  eval return {result['return_mean']:.2f} ± {result['return_std']:.2f}")
         if result["return_mean"] > self.best_eval_return:
             self.best_eval_return = result["return_mean"]
@@ -226,6 +241,7 @@ class Run:
         observations, _ = envs.reset(seed=train.seed + self.step)
         _restore_env_rngs(envs, self.env_rng_states)
         logger = Logger(self.run_dir, train.total_steps, self.step, self.progress)
+        self.started = logger.start_time
         if self.resumed_from is None:
             logger.hyperparameters(config.to_dict(), {"eval/return_mean": 0.0})
         else:
@@ -284,23 +300,9 @@ class Run:
             logger.episode(float(episode["r"][i]), int(episode["l"][i]), self.episodes, self.step)
 
     def _final_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> dict[str, Any]:
+        started = time.perf_counter()
         result = self.evaluate(self.config.train.final_eval_episodes)
-        logger.scalars(
-            {
-                "eval/return_mean": result["return_mean"],
-                "eval/return_std": result["return_std"],
-                "eval/length_mean": result["length_mean"],
-            },
-            self.step,
-        )
-        self.evaluations.append(
-            {
-                "step": self.step,
-                "return_mean": result["return_mean"],
-                "return_std": result["return_std"],
-                "time_s": time.perf_counter() - logger.start_time,
-            }
-        )
+        self._record_eval(result, logger, started)
         if result["return_mean"] > self.best_eval_return:
             self.best_eval_return = result["return_mean"]
             self.save_checkpoint("best", envs)

@@ -1,0 +1,43 @@
+"""Learning tests: real training with fixed seeds, asserting a real return (pytest -m slow)."""
+
+import pytest
+
+from rlkit.config import build_config
+from rlkit.trainer import train
+
+pytestmark = pytest.mark.slow
+
+
+def _final_eval(tmp_path, agent, env, *overrides, steps=None, seed=0):
+    config = build_config(agent, env, steps=steps, seed=seed, overrides=["eval_interval=0", *overrides])
+    return train(config, tmp_path, progress=False)
+
+
+def test_taxi_qlearning(tmp_path):
+    result = _final_eval(tmp_path, "qlearning", "taxi", "final_eval_episodes=1000")
+    assert result["episodes"] == 1000 and result["return_mean"] >= 7.0
+
+
+def test_cliffwalking_qlearning_finds_the_shortest_safe_path(tmp_path):
+    result = _final_eval(tmp_path, "qlearning", "cliffwalking", "final_eval_episodes=10")
+    assert result["return_mean"] == -13.0 and result["return_std"] == 0.0
+
+
+def test_frozenlake_8x8_slippery_qlearning(tmp_path):
+    result = _final_eval(tmp_path, "qlearning", "frozenlake", "final_eval_episodes=2000")
+    assert result["episodes"] == 2000 and result["return_mean"] >= 0.55  # return 1 at the goal: mean = success rate
+
+
+def test_discretized_cartpole_qlearning(tmp_path):
+    result = _final_eval(tmp_path, "qlearning", "cartpole", "final_eval_episodes=100", steps=300_000)
+    assert result["return_mean"] >= 150
+
+
+def test_cartpole_dqn(tmp_path):
+    result = _final_eval(tmp_path, "dqn", "cartpole", "final_eval_episodes=20", seed=1)
+    assert result["step"] == 100_000 and result["return_mean"] >= 475
+
+
+def test_acrobot_dqn(tmp_path):
+    result = _final_eval(tmp_path, "dqn", "acrobot", "final_eval_episodes=20", seed=1)
+    assert result["return_mean"] >= -100
