@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from rlkit.config import DQNConfig
 from rlkit.errors import RlkitError
+from rlkit.frame_replay import FrameReplay
 from rlkit.networks import build_q_network
 from rlkit.replay import Batch, ReplayBuffer
 from rlkit.schedules import linear, scheduled_value
@@ -43,7 +44,15 @@ def polyak_update(source: nn.Module, target: nn.Module, tau: float) -> None:
 class DQNAgent:
     """Acts ε-greedily in batches, stores every transition, learns every `train_freq` env steps."""
 
-    def __init__(self, config: DQNConfig, env_info: dict[str, Any], total_steps: int, seed: int, device: str = "cpu"):
+    def __init__(
+        self,
+        config: DQNConfig,
+        env_info: dict[str, Any],
+        total_steps: int,
+        seed: int,
+        device: str = "cpu",
+        num_envs: int = 1,
+    ):
         self.config = config
         self.total_steps = total_steps
         self.device = torch.device(device)
@@ -64,15 +73,34 @@ class DQNAgent:
         self.optimizer = torch.optim.Adam(
             self.q_network.parameters(), lr=config.learning_rate, eps=config.adam_eps, foreach=True
         )
-        observation_dtype = np.int64 if env_info["kind"] == "discrete" else np.dtype(env_info["observation_dtype"])
-        self.replay = ReplayBuffer(
-            config.buffer_size, env_info["observation_shape"], observation_dtype, self.device, seed
-        )
+        self.env_info = env_info
+        self.num_envs = num_envs
+        self.seed = seed
+        self._replay: ReplayBuffer | FrameReplay | None = None  # allocated when first needed
+        self._replay_rng_state: dict[str, Any] | None = None
         self.rng = np.random.default_rng(seed)
         self.eval_rng = np.random.default_rng(seed + 1)
         self.training_rounds = 0  # train_freq periods seen so far
         self.target_updates = 0  # target_update_interval periods seen so far
         self.gradient_steps_done = 0
+
+    @property
+    def replay(self) -> ReplayBuffer | FrameReplay:
+        """The replay buffer, allocated on first use (evaluation never allocates one). Pixel
+        observations go to a FrameReplay that stores each frame once."""
+        if self._replay is None:
+            info, c = self.env_info, self.config
+            replay_device = self.device if c.replay_on_device else torch.device("cpu")
+            if info["kind"] == "pixel":
+                self._replay = FrameReplay(
+                    c.buffer_size, self.num_envs, info["observation_shape"], replay_device, self.seed
+                )
+            else:
+                dtype = np.int64 if info["kind"] == "discrete" else np.dtype(info["observation_dtype"])
+                self._replay = ReplayBuffer(c.buffer_size, info["observation_shape"], dtype, replay_device, self.seed)
+            if self._replay_rng_state is not None:
+                self._replay.rng.bit_generator.state = self._replay_rng_state
+        return self._replay
 
     # ------------------------------------------------------------------ schedules
 
@@ -140,6 +168,7 @@ class DQNAgent:
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on the Huber TD loss. Metrics stay tensors (no device sync)."""
         c = self.config
+        batch = Batch(*(t.to(self.device, non_blocking=True) for t in batch))
         with torch.no_grad():
             next_q_target = self.target_network(batch.next_observations)
         if c.double_q:  # one forward pass of the online network over s and s'
@@ -174,7 +203,7 @@ class DQNAgent:
             "optimizer_param_groups": optimizer["param_groups"],
             "rng": self.rng.bit_generator.state,
             "eval_rng": self.eval_rng.bit_generator.state,
-            "replay_rng": self.replay.rng.bit_generator.state,
+            "replay_rng": self._replay.rng.bit_generator.state if self._replay is not None else None,
             "training_rounds": self.training_rounds,
             "target_updates": self.target_updates,
             "gradient_steps_done": self.gradient_steps_done,
@@ -201,7 +230,9 @@ class DQNAgent:
         self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": meta["optimizer_param_groups"]})
         self.rng.bit_generator.state = meta["rng"]
         self.eval_rng.bit_generator.state = meta["eval_rng"]
-        self.replay.rng.bit_generator.state = meta["replay_rng"]
+        self._replay_rng_state = meta["replay_rng"]  # applied when the replay buffer is allocated
+        if self._replay is not None and self._replay_rng_state is not None:
+            self._replay.rng.bit_generator.state = self._replay_rng_state
         self.training_rounds = meta["training_rounds"]
         self.target_updates = meta["target_updates"]
         self.gradient_steps_done = meta["gradient_steps_done"]

@@ -41,7 +41,13 @@ class QLearningAgent:
     """A Q-table over discrete (or discretized) states."""
 
     def __init__(
-        self, config: QLearningConfig, env_info: dict[str, Any], total_steps: int, seed: int, device: str = "cpu"
+        self,
+        config: QLearningConfig,
+        env_info: dict[str, Any],
+        total_steps: int,
+        seed: int,
+        device: str = "cpu",
+        num_envs: int = 1,
     ):
         if env_info["kind"] != "discrete":
             hint = {

@@ -276,6 +276,7 @@ def test_resume_gives_the_same_weights_as_a_straight_run(cli, tmp_path, agent):
     config = build_config(agent, env, 200, 5, [a for a in _SETTINGS[agent] + extra if a != "--set"])
     halves = new_run_dir(config, tmp_path / "b")
     assert Run(config, progress=False).train(halves, until=100) is None  # stopped as a preempted job would be
+    time.sleep(1.1)  # TensorBoard orders event files by name, whose first key is the second they were made in
     code, _, err = cli("train", "--resume", halves, "--no-progress")
     assert code == 0, err
     a, b = _weights(straight), _weights(halves)

@@ -1,0 +1,185 @@
+"""Replay for stacked frames that stores each frame once and rebuilds the stacks when sampling.
+
+A frame-stacked observation shares all but one frame with the next. Storing full stacks for
+observation and next observation (as SB3 and CleanRL do) keeps every frame 8 times; here each
+env writes its own stream of frames, and a transition points at the newest frame of its next
+observation. A stack is the last `stack` frames of the stream up to a frame, where frames from
+before the episode's first frame are replaced by that first frame: exactly the "reset" padding
+of gymnasium's FrameStackObservation, so rebuilt stacks equal the observations the env gave
+(Dopamine's circular replay follows the same rules). Streams are per env, so no stack mixes
+frames of two envs or two episodes.
+
+Frames live in one uint8 tensor (on the GPU when the learner is there, so batches never cross
+the bus); the bookkeeping stays in numpy on the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from rlkit.replay import Batch
+
+
+class FrameReplay:
+    """Uniform replay of `capacity` transitions from `num_envs` envs stepped together."""
+
+    FIELDS = ("transition_env", "transition_frame", "actions", "rewards", "terminated", "truncated")
+
+    def __init__(
+        self,
+        capacity: int,
+        num_envs: int,
+        observation_shape: Sequence[int],
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+        margin: float = 1 / 32,
+    ):
+        self.stack, *frame_shape = observation_shape
+        self.capacity = capacity
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        per_env = -(-capacity // num_envs)
+        # frames of one env: its transitions, the first frames of its episodes, and the stack
+        self.slots = per_env + max(int(per_env * margin), 2 * self.stack) + self.stack
+        self.frames = torch.zeros((num_envs, self.slots, *frame_shape), dtype=torch.uint8, device=self.device)
+        self.episode_position = np.zeros((num_envs, self.slots), dtype=np.int32)  # 0: an episode's first frame
+        self.written = np.zeros(num_envs, dtype=np.int64)  # frames written by each env so far
+        self.current = np.full(num_envs, -1, dtype=np.int64)  # stream index of each env's current frame
+        self.transition_env = np.zeros(capacity, dtype=np.int32)
+        self.transition_frame = np.zeros(capacity, dtype=np.int64)  # newest frame of the next observation
+        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.terminated = np.zeros(capacity, dtype=np.bool_)
+        self.truncated = np.zeros(capacity, dtype=np.bool_)
+        self.position = 0
+        self.size = 0
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def nbytes(self) -> int:
+        """Bytes held by all arrays of the buffer."""
+        host = [self.episode_position, self.written, self.current] + [getattr(self, name) for name in self.FIELDS]
+        return self.frames.numel() * self.frames.element_size() + sum(array.nbytes for array in host)
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(self, env: int, frame: np.ndarray | torch.Tensor, position: int) -> int:
+        index = int(self.written[env])
+        slot = index % self.slots
+        self.frames[env, slot] = torch.as_tensor(frame, device=self.device)
+        self.episode_position[env, slot] = position
+        self.written[env] += 1
+        return index
+
+    def _start_episode(self, env: int, observation: np.ndarray) -> None:
+        """Write the frames of a first observation. Leading frames equal to the first distinct
+        one are padding and need not be stored (one frame after a reset)."""
+        first = 0
+        while first + 1 < self.stack and np.array_equal(observation[first + 1], observation[0]):
+            first += 1
+        for position, frame in enumerate(observation[first:]):
+            self.current[env] = self._write(env, frame, position)
+
+    def add(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_observations: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        """Store one transition per env. `observations` must continue each env's last
+        `next_observations` unless that env's episode ended."""
+        for env in np.flatnonzero(self.current < 0):
+            self._start_episode(int(env), observations[env])
+        envs = np.arange(self.num_envs)
+        indices = self.written.copy()
+        slots = indices % self.slots
+        self.frames[envs, slots] = torch.as_tensor(next_observations[:, -1], device=self.device)
+        previous_slots = self.current % self.slots
+        self.episode_position[envs, slots] = self.episode_position[envs, previous_slots] + 1
+        self.written += 1
+        self.current = np.where(terminated | truncated, -1, indices)
+
+        places = (self.position + envs) % self.capacity
+        self.transition_env[places] = envs
+        self.transition_frame[places] = indices
+        self.actions[places] = actions
+        self.rewards[places] = rewards
+        self.terminated[places] = terminated
+        self.truncated[places] = truncated
+        self.position = int((self.position + self.num_envs) % self.capacity)
+        self.size = min(self.size + self.num_envs, self.capacity)
+
+    # ------------------------------------------------------------------ reading
+
+    def _stack_indices(self, envs: np.ndarray, newest: np.ndarray) -> np.ndarray:
+        """Slots of the `stack` frames ending at stream index `newest`, padded at episode starts."""
+        first_of_episode = newest - self.episode_position[envs, newest % self.slots]
+        offsets = np.arange(self.stack - 1, -1, -1)
+        return np.maximum(newest[:, None] - offsets, first_of_episode[:, None]) % self.slots
+
+    def valid(self, indices: np.ndarray) -> np.ndarray:
+        """Whether every frame of these transitions is still stored."""
+        envs = self.transition_env[indices]
+        return self.transition_frame[indices] - self.stack >= self.written[envs] - self.slots
+
+    def batch(self, indices: np.ndarray) -> Batch:
+        """The transitions at `indices` (in order of insertion, modulo capacity), stacks rebuilt."""
+        envs = self.transition_env[indices]
+        newest = self.transition_frame[indices]
+        rows = torch.as_tensor(envs, device=self.device)[:, None]
+        observations = self.frames[rows, torch.as_tensor(self._stack_indices(envs, newest - 1), device=self.device)]
+        next_observations = self.frames[rows, torch.as_tensor(self._stack_indices(envs, newest), device=self.device)]
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(array[indices]).to(self.device, non_blocking=True)
+
+        return Batch(
+            observations,
+            tensor(self.actions),
+            tensor(self.rewards),
+            next_observations,
+            tensor(self.terminated),
+            tensor(self.truncated),
+        )
+
+    def sample_indices(self, batch_size: int) -> np.ndarray:
+        indices = self.rng.integers(self.size, size=batch_size)
+        invalid = ~self.valid(indices)
+        while invalid.any():  # only when resets outgrew the frame margin; then those are lost
+            indices[invalid] = self.rng.integers(self.size, size=int(invalid.sum()))
+            invalid = ~self.valid(indices)
+        return indices
+
+    def sample(self, batch_size: int) -> Batch:
+        """A batch drawn uniformly, with replacement, from the stored transitions."""
+        return self.batch(self.sample_indices(batch_size))
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {name: getattr(self, name) for name in self.FIELDS}
+        arrays |= {
+            "frames": self.frames.cpu().numpy(),
+            "episode_position": self.episode_position,
+            "written": self.written,
+            "current": self.current,
+            "position": np.array(self.position),
+            "size": np.array(self.size),
+        }
+        return arrays
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        if arrays["frames"].shape != tuple(self.frames.shape):
+            raise ValueError(f"saved frames are {list(arrays['frames'].shape)}, expected {list(self.frames.shape)}")
+        self.frames.copy_(torch.from_numpy(arrays["frames"]))
+        for name in (*self.FIELDS, "episode_position", "written", "current"):
+            getattr(self, name)[...] = arrays[name]
+        self.position, self.size = int(arrays["position"]), int(arrays["size"])
