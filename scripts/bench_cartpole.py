@@ -55,17 +55,29 @@ def first_solved(evaluations: list[dict[str, Any]]) -> tuple[float | None, int |
 
 def run_rlkit(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> dict[str, Any]:
     overrides = [f"{k}={v}" for k, v in ZOO.items()] + [
-        f"net_arch={NET_ARCH}", "double_q=false", "tau=1.0", "lr_schedule=constant", "max_grad_norm=10",
-        f"eval_interval={eval_interval}", f"eval_episodes={eval_episodes}", "final_eval_episodes=20", "torch_threads=1",
-        "log_interval=10000", "device=cpu",
+        f"net_arch={NET_ARCH}",
+        "double_q=false",
+        "tau=1.0",
+        "lr_schedule=constant",
+        "max_grad_norm=10",
+        f"eval_interval={eval_interval}",
+        f"eval_episodes={eval_episodes}",
+        "final_eval_episodes=20",
+        "torch_threads=1",
+        "log_interval=10000",
+        "device=cpu",
     ]
     config = build_config("dqn", "cartpole", steps=steps, seed=seed, overrides=overrides)
     with tempfile.TemporaryDirectory() as root:
         result = Run(config, progress=False).train(new_run_dir(config, root))
     train_seconds = result["evaluations"][-1]["train_time_s"]
     solved_seconds, solved_steps = first_solved(result["evaluations"])
-    return {"sps": steps / train_seconds, "solved_s": solved_seconds, "solved_steps": solved_steps,
-            "final_return": result["return_mean"]}
+    return {
+        "sps": steps / train_seconds,
+        "solved_s": solved_seconds,
+        "solved_steps": solved_steps,
+        "final_return": result["return_mean"],
+    }
 
 
 def _greedy_return(model, episodes: int, seed: int) -> float:
@@ -101,19 +113,36 @@ def run_sb3(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> di
                 began = time.perf_counter()
                 value = _greedy_return(self.model, eval_episodes, seed + 1_000_003)
                 self.eval_seconds += time.perf_counter() - began
-                self.evaluations.append({"step": self.num_timesteps, "return_mean": value,
-                                         "train_time_s": time.perf_counter() - self.start - self.eval_seconds})
+                self.evaluations.append(
+                    {
+                        "step": self.num_timesteps,
+                        "return_mean": value,
+                        "train_time_s": time.perf_counter() - self.start - self.eval_seconds,
+                    }
+                )
             return True
 
-    model = DQN("MlpPolicy", gym.make("CartPole-v1"), policy_kwargs={"net_arch": NET_ARCH}, seed=seed, device="cpu",
-                max_grad_norm=10, **ZOO)
+    model = DQN(
+        "MlpPolicy",
+        gym.make("CartPole-v1"),
+        policy_kwargs={"net_arch": NET_ARCH},
+        seed=seed,
+        device="cpu",
+        max_grad_norm=10,
+        **ZOO,
+    )
     callback = GreedyEvaluation()
     model.learn(steps, callback=callback)
     train_seconds = time.perf_counter() - callback.start - callback.eval_seconds
     final = _greedy_return(model, 20, seed + 1_000_003)
     callback.evaluations.append({"step": steps, "return_mean": final, "train_time_s": train_seconds})
     solved_seconds, solved_steps = first_solved(callback.evaluations)
-    return {"sps": steps / train_seconds, "solved_s": solved_seconds, "solved_steps": solved_steps, "final_return": final}
+    return {
+        "sps": steps / train_seconds,
+        "solved_s": solved_seconds,
+        "solved_steps": solved_steps,
+        "final_return": final,
+    }
 
 
 def median(values: list[float | None]) -> float | None:
@@ -151,8 +180,14 @@ def main() -> None:
     results = {}
     for name, runner in libraries.items():
         results[name] = summarise([runner(seed, args.steps, args.eval_interval, args.eval_episodes) for seed in seeds])
-    line: dict[str, Any] = {"benchmark": "cartpole_dqn", "steps": args.steps, "seeds": seeds, "torch_threads": 1,
-                            "replay_ratio": ZOO["gradient_steps"] / ZOO["train_freq"], **results}
+    line: dict[str, Any] = {
+        "benchmark": "cartpole_dqn",
+        "steps": args.steps,
+        "seeds": seeds,
+        "torch_threads": 1,
+        "replay_ratio": ZOO["gradient_steps"] / ZOO["train_freq"],
+        **results,
+    }
     if "rlkit" in results and "sb3" in results:
         ours, theirs = results["rlkit"], results["sb3"]
         line["sps_ratio"] = ours["sps"] / theirs["sps"]

@@ -235,7 +235,10 @@ def test_eval_of_a_dqn_checkpoint_is_reproducible(cli, tmp_path):
     assert first[0] == 0 and first[1] == second[1]
     code, _, err = cli("eval", run, "--episodes", 2, "--video", tmp_path / "videos")
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == ["rl-video-episode-0.mp4", "rl-video-episode-1.mp4"]
+    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == [
+        "rl-video-episode-0.mp4",
+        "rl-video-episode-1.mp4",
+    ]
     assert "not empty" in _eval_error(cli, run, "--video", tmp_path / "videos")
 
 
