@@ -44,5 +44,10 @@ AGENTS: dict[str, type] = {"qlearning": QLearningAgent, "dqn": DQNAgent}
 def create_agent(config: RunConfig, env_info: dict[str, Any], device: str = "cpu") -> Agent:
     """The agent that `config.algo` names, built for the env that `env_info` describes."""
     return AGENTS[config.algo](
-        config.agent, env_info, config.train.total_steps, config.train.seed, device, config.env.num_envs
+        config.agent,
+        env_info,
+        config.train.schedule_steps or config.train.total_steps,
+        config.train.seed,
+        device,
+        config.env.num_envs,
     )

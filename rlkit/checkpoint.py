@@ -78,23 +78,22 @@ def save(
         meta["files"][name] = _sha256(temporary / name)
     (temporary / META).write_text(json.dumps(meta, indent=1))
     _fsync(temporary / META)
+    _fsync(temporary)
     os.rename(temporary, folder)
     _fsync(folder.parent)
     return folder
 
 
 def _refuse_pickle(path: Path) -> None:
+    """Name pickles and torch.save archives before any parser sees them. A safetensors file
+    starts with its header's length and then '{'; an .npz is a zip of .npy files."""
     with path.open("rb") as file:
-        head = file.read(4)
-    if (
-        head[:1] == b"\x80"
-        or (head[:2] == b"PK" and path.suffix != ".npz")
-        or (
-            path.suffix == ".npz"
-            and zipfile.is_zipfile(path)
-            and any(n.endswith(".pkl") or n.endswith("data.pkl") for n in zipfile.ZipFile(path).namelist())
-        )
-    ):
+        head = file.read(9)
+    if path.suffix == ".npz":
+        suspicious = zipfile.is_zipfile(path) and any(n.endswith(".pkl") for n in zipfile.ZipFile(path).namelist())
+    else:
+        suspicious = head[8:9] != b"{" and (head[:1] == b"\x80" or head[:2] == b"PK")
+    if suspicious:
         raise CheckpointError(f"{path}: is a pickle or torch.save file; rlkit never unpickles, so it will not load it")
 
 
@@ -158,6 +157,20 @@ def prune(checkpoints: Path, kind: str, keep: int) -> None:
     """Delete all but the newest `keep` checkpoints of a kind."""
     for path in list_checkpoints(checkpoints, kind)[:-keep]:
         shutil.rmtree(path)
+
+
+def set_aside_newer(checkpoints: Path, step: int) -> Path | None:
+    """Move checkpoints written after `step` (by a run that went on past the checkpoint it is
+    now resumed from) into checkpoints/abandoned-<step>/, so that they are neither lost nor
+    taken for checkpoints of the resumed run."""
+    newer = [p for kind in ("step", "best") for p in list_checkpoints(checkpoints, kind) if int(p.name[-12:]) > step]
+    if not newer:
+        return None
+    target = checkpoints / f"abandoned-after-{step:012d}"
+    target.mkdir(exist_ok=True)
+    for path in newer:
+        os.rename(path, target / path.name)
+    return target
 
 
 def remove_partial(checkpoints: Path) -> None:

@@ -114,6 +114,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise RlkitError(f"--epsilon {args.epsilon} is out of range; valid: 0 to 1")
     if args.json is not None and args.json.exists():
         raise RlkitError(f"--json {args.json}: file exists; give a new file name")
+    if args.json is not None and not args.json.parent.is_dir():
+        raise RlkitError(f"--json {args.json}: folder {args.json.parent} does not exist")
     result = evaluate_checkpoint(
         args.path, args.episodes, args.seed, args.epsilon, args.best, args.video, max(args.num_envs, 1)
     )

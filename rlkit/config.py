@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ class TrainConfig:
     """The training loop shared by all agents."""
 
     total_steps: int = _option(100_000, "environment steps to train for (all envs together)", min=1)
+    schedule_steps: int = _option(
+        0,
+        "horizon of the ε and learning-rate schedules; 0: total_steps (a resume with more steps keeps the first)",
+        min=0,
+    )
     seed: int = _option(0, "seed of the agent, the training envs (seed + i) and the eval envs", min=0)
     eval_interval: int = _option(10_000, "greedy evaluation every this many steps; 0: only at the end", min=0)
     eval_episodes: int = _option(10, "episodes per periodic evaluation", min=1)
@@ -85,7 +91,7 @@ class DQNConfig(AgentConfig):
         1.0, "target update: 1 copies (hard), < 1 is Polyak averaging", min=0.0, max=1.0, exclusive_min=True
     )
     max_grad_norm: float = _option(10.0, "gradient-norm clip; 0: no clipping", min=0.0)
-    net_arch: list[int] = _option([64, 64], "hidden-layer sizes of the MLP (and after the CNN)")
+    net_arch: list[int] = _option([64, 64], "hidden-layer sizes of the MLP (and after the CNN)", item_min=1)
     encoder: Literal["auto", "mlp", "nature_cnn"] = _option(
         "auto", "auto: nature_cnn for pixel observations, mlp for vectors"
     )
@@ -193,7 +199,11 @@ def _check_value(key: str, value: Any, spec: dataclasses.Field, hints: dict[str,
         item = typing.get_args(kind)[0]
         if not isinstance(value, list):
             raise wrong
-        return [_scalar(key, v, item, wrong) for v in value]
+        items = [_scalar(key, v, item, wrong) for v in value]
+        least = spec.metadata.get("item_min")
+        if least is not None and any(v < least for v in items):
+            raise RlkitError(f"{key} = {value!r} is out of range; valid: every item >= {least}")
+        return items
     value = _scalar(key, value, kind, wrong)
     low, high = spec.metadata.get("min"), spec.metadata.get("max")
     if low is not None and (value < low or spec.metadata.get("exclusive_min") and value == low):
@@ -218,6 +228,8 @@ def _scalar(key: str, value: Any, kind: type, wrong: RlkitError) -> Any:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong
+        if not math.isfinite(value):
+            raise RlkitError(f"{key} = {value!r} is not a finite number")
         return float(value)
     if not isinstance(value, kind):
         raise wrong
@@ -361,8 +373,8 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
         for section in SECTIONS:
             sections.update(data[section], "saved config", section)
         return RunConfig(algo, data["agent_preset"], data["env_preset"], *(sections.objects[s] for s in SECTIONS))
-    except (KeyError, TypeError) as error:
-        raise RlkitError(f"saved config is incomplete or malformed: missing {error}") from None
+    except (KeyError, TypeError, AttributeError) as error:
+        raise RlkitError(f"saved config is incomplete or malformed ({type(error).__name__}: {error})") from None
 
 
 def key_help() -> str:

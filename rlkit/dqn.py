@@ -67,7 +67,7 @@ class DQNAgent:
                 config.encoder,
                 env_info.get("num_states"),
             ).to(self.device)
-        except ValueError as error:
+        except (ValueError, RuntimeError) as error:
             raise RlkitError(f"agent.encoder = {config.encoder!r}: {error}") from None
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
         self.optimizer = torch.optim.Adam(
@@ -152,7 +152,9 @@ class DQNAgent:
         self.replay.add(*batch)
         metrics: dict[str, Any] = {}
         rounds = step // c.train_freq
-        if step > c.learning_starts and rounds > self.training_rounds:
+        # the size check matters after a resume without the replay buffer: refill before learning
+        enough = len(self.replay) >= max(c.batch_size, min(c.learning_starts, c.buffer_size))
+        if step > c.learning_starts and enough and rounds > self.training_rounds:
             lr = self.learning_rate(step)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -161,7 +163,9 @@ class DQNAgent:
         self.training_rounds = rounds
         target_periods = step // c.target_update_interval
         if target_periods > self.target_updates:
-            polyak_update(self.q_network, self.target_network, c.tau)
+            # k periods crossed in one vector step (several envs): k Polyak steps of rate τ at once
+            periods = target_periods - self.target_updates
+            polyak_update(self.q_network, self.target_network, 1.0 - (1.0 - c.tau) ** periods)
             self.target_updates = target_periods
         return metrics
 

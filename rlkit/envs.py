@@ -45,12 +45,12 @@ class EnvConfig:
         "sync", "gymnasium vector env: sync (one process) or async (one process per env)"
     )
     max_episode_steps: int = _option(0, "time limit per episode; 0 keeps the registered one", min=0)
-    bins: list[int] = _option([], "discretizer: bins per observation dimension (empty: off)")
+    bins: list[int] = _option([], "discretizer: bins per observation dimension (empty: off)", item_min=1)
     low: list[float] = _option([], "discretizer: lower clip per dimension (empty: the space's)")
     high: list[float] = _option([], "discretizer: upper clip per dimension (empty: the space's)")
     noop_max: int = _option(30, "Atari: at most this many no-op actions after reset", min=0)
     frame_skip: int = _option(4, "Atari: repeat each action this many frames, max-pool the last two", min=1)
-    screen_size: int = _option(84, "Atari: frames resized to this square size", min=8)
+    screen_size: int = _option(84, "Atari: frames resized to this square size", min=36)
     frame_stack: int = _option(4, "Atari: frames stacked into one observation", min=1)
     terminal_on_life_loss: bool = _option(True, "Atari, training only: a lost life ends the episode")
     clip_reward: bool = _option(True, "Atari, training only: rewards clipped to their sign")
@@ -165,9 +165,19 @@ class EpisodicLife(gym.Wrapper):
         return observation, info
 
 
+def _gym_make(env_id: str, **kwargs: Any) -> gym.Env:
+    """gymnasium.make, with its errors (missing packages, bad keyword arguments) as one line."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as error:
+        raise RlkitError(f"environment {env_id} needs packages that are not installed: {error}") from None
+    except (TypeError, gym.error.Error) as error:
+        raise RlkitError(f"environment {env_id} cannot be made with {kwargs}: {error}") from None
+
+
 def _make_atari(config: EnvConfig, training: bool, render_mode: str | None) -> gym.Env:
     _register_atari()
-    env = gym.make(
+    env = _gym_make(
         config.id,
         frameskip=1,  # AtariPreprocessing skips frames; the ALE must not skip as well
         repeat_action_probability=config.repeat_action_probability,
@@ -207,10 +217,7 @@ def make_env(config: EnvConfig, training: bool = True, render_mode: str | None =
         kwargs["max_episode_steps"] = config.max_episode_steps
     if render_mode:
         kwargs["render_mode"] = render_mode
-    try:
-        env = gym.make(config.id, **kwargs)
-    except TypeError as error:
-        raise RlkitError(f"env.make_kwargs do not fit {config.id}: {error}") from error
+    env = _gym_make(config.id, **kwargs)
     env = gym.wrappers.RecordEpisodeStatistics(env)
     if config.bins:
         env = Discretizer(env, config.bins, config.low, config.high)

@@ -66,27 +66,26 @@ def evaluate_checkpoint(
     tensors, meta, _ = checkpoint.load(folder)
     config = config_from_dict(meta.get("config", {}))
     env_info = meta.get("env_info")
-    if env_info is None:
-        raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: has no env_info")
-    if video_dir is not None and Path(video_dir).exists() and any(Path(video_dir).iterdir()):
-        raise RlkitError(f"--video {video_dir}: folder exists and is not empty; give a new folder")
+    if not isinstance(env_info, dict) or not isinstance(meta.get("agent"), dict):
+        raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: malformed (no env_info or agent state)")
+    if (
+        video_dir is not None
+        and Path(video_dir).exists()
+        and (not Path(video_dir).is_dir() or any(Path(video_dir).iterdir()))
+    ):
+        raise RlkitError(f"--video {video_dir}: exists and is not an empty folder; give a new folder")
     envs = (
         _video_envs(config.env, Path(video_dir), episodes)
         if video_dir is not None
         else make_vector_env(config.env, num_envs, training=False)
     )
     try:
-        actual = envs.single_observation_space
-        if (
-            list(actual.shape) != list(env_info["observation_shape"])
-            or int(envs.single_action_space.n) != env_info["num_actions"]
-        ):
-            raise checkpoint.CheckpointError(
-                f"{folder}: written for observations {env_info['observation_shape']} and {env_info['num_actions']} actions, "
-                f"but the env gives {list(actual.shape)} and {envs.single_action_space.n}"
-            )
-        agent = create_agent(config, env_info)
-        agent.load_state(tensors, meta["agent"])
+        _check_fits(folder, env_info, envs)
+        try:
+            agent = create_agent(config, env_info)
+            agent.load_state(tensors, meta["agent"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
+            raise checkpoint.CheckpointError(f"{folder}: malformed ({type(error).__name__}: {error})") from None
         if epsilon is None:
             epsilon = default_epsilon(config.env.id)
         result = play_episodes(agent, envs, episodes, epsilon, seed)
@@ -100,6 +99,24 @@ def evaluate_checkpoint(
         "seed": seed,
         "step": meta.get("step"),
     }
+
+
+def _check_fits(folder: Path, env_info: dict[str, Any], envs: gym.vector.VectorEnv) -> None:
+    """Refuse a checkpoint written for other observations or actions than this env has."""
+    space, actions = envs.single_observation_space, envs.single_action_space
+    here = {"observations": list(space.shape), "states": getattr(space, "n", None), "actions": int(actions.n)}
+    there = {
+        "observations": env_info.get("observation_shape"),
+        "states": env_info.get("num_states"),
+        "actions": env_info.get("num_actions"),
+    }
+    if here != there:
+
+        def describe(d: dict[str, Any]) -> str:
+            states = f", {d['states']} states" if d["states"] is not None else ""
+            return f"observations {d['observations']}{states} and {d['actions']} actions"
+
+        raise checkpoint.CheckpointError(f"{folder}: written for {describe(there)}, but the env gives {describe(here)}")
 
 
 def _video_envs(config: EnvConfig, video_dir: Path, episodes: int) -> gym.vector.VectorEnv:

@@ -183,3 +183,4 @@ class FrameReplay:
         for name in (*self.FIELDS, "episode_position", "written", "current"):
             getattr(self, name)[...] = arrays[name]
         self.position, self.size = int(arrays["position"]), int(arrays["size"])
+        self.current[:] = -1  # a resumed run restarts its episodes: the next stacks start afresh

@@ -62,6 +62,8 @@ def new_run_dir(config: RunConfig, root: Path) -> Path:
             return folder
         except FileExistsError:
             continue
+        except OSError as error:
+            raise RlkitError(f"--run-dir {root}: cannot create {folder}: {error.strerror}") from None
     raise RlkitError(f"could not create a new run folder under {parent}")
 
 
@@ -134,6 +136,17 @@ class Run:
     def restore(self, folder: Path) -> None:
         """Take the state of a checkpoint written by a run of the same config."""
         tensors, meta, replay = checkpoint.load(folder, with_replay=True)
+        try:
+            self._restore(tensors, meta, replay)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
+            raise checkpoint.CheckpointError(
+                f"{folder / checkpoint.META}: malformed ({type(error).__name__}: {error})"
+            ) from None
+        self.resumed_from = folder
+
+    def _restore(
+        self, tensors: dict[str, np.ndarray], meta: dict[str, Any], replay: dict[str, np.ndarray] | None
+    ) -> None:
         self.agent.load_state(tensors, meta["agent"])
         if replay is not None:
             self.agent.load_replay(replay)
@@ -146,7 +159,6 @@ class Run:
         _restore_global_rngs(meta["rng"])
         torch.set_rng_state(torch.from_numpy(tensors["rng.torch"]))
         self.env_rng_states = meta["rng"]["envs"]
-        self.resumed_from = folder
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -235,6 +247,8 @@ class Run:
         self.run_dir = Path(run_dir)
         self.checkpoints = self.run_dir / "checkpoints"
         checkpoint.remove_partial(self.checkpoints)
+        if self.resumed_from is not None:
+            checkpoint.set_aside_newer(self.checkpoints, self.step)
         if self.resumed_from is None:
             (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
         envs = make_vector_env(config.env, config.env.num_envs, training=True)
@@ -363,8 +377,12 @@ def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True)
         raise RlkitError(f"--resume {run_dir}: no such run folder")
     latest = checkpoint.find(run_dir)
     _, meta, _ = checkpoint.load(latest)
-    config = config_from_dict(meta["config"])
+    config = config_from_dict(meta.get("config"))
+    if not isinstance(meta.get("step"), int):
+        raise checkpoint.CheckpointError(f"{latest / checkpoint.META}: malformed (no step count)")
     if total_steps is not None:
+        # the schedules keep the horizon they were decaying over; only the end of training moves
+        config.train.schedule_steps = config.train.schedule_steps or config.train.total_steps
         config.train.total_steps = total_steps
     if meta["step"] >= config.train.total_steps:
         raise RlkitError(

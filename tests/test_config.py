@@ -24,6 +24,10 @@ BAD_INPUTS = [
     (["--steps", "0"], "train.total_steps = 0 is out of range"),
     (["--set", "encoder=nature_cnn"], "nature_cnn encoder needs pixel observations"),
     (["--set", "device=tpu"], "not a torch device"),
+    (["--set", "learning_rate=nan"], "agent.learning_rate = nan is not a finite number"),
+    (["--set", "exploration_fraction=inf"], "is not a finite number"),
+    (["--set", "net_arch=[-3]"], "valid: every item >= 1"),
+    (["--run-dir", "/dev/null/runs"], "cannot create"),
 ]
 
 
@@ -48,6 +52,18 @@ def test_bad_input_is_one_line_exit_2_and_no_run_folder(cli, tmp_path, args, mes
 def test_qlearning_refuses_envs_it_cannot_learn(cli, tmp_path, env, message):
     code, _, err = cli("train", "--agent", "qlearning", "--env", env, "--run-dir", tmp_path / "runs")
     assert code == 2 and message in err and not (tmp_path / "runs").exists()
+
+
+def test_env_needing_missing_packages_is_one_line(cli, tmp_path):
+    pytest.importorskip("gymnasium")
+    try:
+        import Box2D  # noqa: F401
+
+        pytest.skip("Box2D is installed here")
+    except ImportError:
+        pass
+    code, _, err = cli("train", "--agent", "dqn", "--env", "LunarLander-v3", "--run-dir", tmp_path / "runs")
+    assert code == 2 and "needs packages that are not installed" in err and err.count("\n") == 1
 
 
 def test_user_toml_with_unknown_key_is_named(cli, tmp_path):

@@ -70,6 +70,16 @@ def test_target_network_syncs_every_interval_in_env_steps():
     torch.testing.assert_close(agent.target_network.head.weight, agent.q_network.head.weight)
 
 
+def test_polyak_rate_counts_every_period_crossed_by_several_envs():
+    config = DQNConfig(learning_starts=10_000, target_update_interval=1, tau=0.5, net_arch=[8])
+    agent = DQNAgent(config, VECTOR_INFO, total_steps=100, seed=0, num_envs=4)
+    with torch.no_grad():
+        agent.q_network.head.weight.fill_(1.0)
+        agent.target_network.head.weight.fill_(0.0)
+    agent.observe(_transition(1.0, count=4), step=4)  # four periods at once: 1 − 0.5⁴ of the way
+    torch.testing.assert_close(agent.target_network.head.weight, torch.full((2, 8), 1 - 0.5**4))
+
+
 def test_replay_ratio_is_kept_with_several_envs():
     config = DQNConfig(learning_starts=0, train_freq=4, gradient_steps=1, batch_size=2, net_arch=[8])
     agent = DQNAgent(config, VECTOR_INFO, total_steps=1000, seed=0)
@@ -177,7 +187,7 @@ def test_state_round_trip_restores_networks_optimizer_and_counters():
         other.observe(batch, step)
     for a, b in zip(agent.q_network.parameters(), other.q_network.parameters()):
         assert torch.equal(a, b)
-    assert other.gradient_steps_done == agent.gradient_steps_done == 8
+    assert other.gradient_steps_done == agent.gradient_steps_done == 7  # none at step 1: fewer transitions than a batch
 
 
 @pytest.mark.parametrize("double_q", [False, True])
