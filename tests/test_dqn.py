@@ -190,8 +190,8 @@ def test_state_round_trip_restores_networks_optimizer_and_counters():
     assert other.gradient_steps_done == agent.gradient_steps_done == 7  # none at step 1: fewer transitions than a batch
 
 
-@pytest.mark.parametrize("double_q", [False, True])
-def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q):
+@pytest.mark.parametrize(("double_q", "num_envs"), [(False, 1), (True, 4)])
+def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q, num_envs):
     code, _, _ = cli(
         "train",
         "--agent",
@@ -212,6 +212,8 @@ def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q
         "env.max_frames=1500",
         "--set",
         f"double_q={str(double_q).lower()}",
+        "--set",
+        f"env.num_envs={num_envs}",
         "--set",
         "log_interval=500",
         "--set",
