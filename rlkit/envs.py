@@ -41,8 +41,10 @@ class EnvConfig:
     )
     make_kwargs: dict = _option({}, "extra keyword arguments for gymnasium.make")
     num_envs: int = _option(1, "environments stepped together during training", min=1)
-    vectorization: Literal["sync", "async"] = _option(
-        "sync", "gymnasium vector env: sync (one process) or async (one process per env)"
+    vectorization: Literal["sync", "async", "ale"] = _option(
+        "sync",
+        "vector env: gymnasium's sync (one process) or async (one process per env), or, for "
+        "Atari, ale (ale-py's threaded AtariVectorEnv)",
     )
     max_episode_steps: int = _option(0, "time limit per episode; 0 keeps the registered one", min=0)
     bins: list[int] = _option([], "discretizer: bins per observation dimension (empty: off)", item_min=1)
@@ -229,6 +231,15 @@ def make_vector_env(
 ) -> gym.vector.VectorEnv:
     """`num_envs` envs stepped together. A finished episode resets in the same step: the
     observation that ended it is in infos['final_obs'], its statistics in infos['final_info']."""
+    if config.vectorization == "ale":
+        if not is_atari(config.id) or render_mode:
+            raise RlkitError(
+                "env.vectorization = 'ale' is for Atari ids (ALE/...) without rendering; use sync or async"
+            )
+        _register_atari()
+        from rlkit.ale_vector import make_ale_vector_env
+
+        return make_ale_vector_env(config, num_envs, training)
     make = partial(make_env, config, training, render_mode)
     vector_class = (
         gym.vector.AsyncVectorEnv if config.vectorization == "async" and num_envs > 1 else gym.vector.SyncVectorEnv

@@ -85,6 +85,18 @@ class FrameReplay:
         for position, frame in enumerate(observation[first:]):
             self.current[env] = self._write(env, frame, position)
 
+    def _continues(self, env: int, observation: np.ndarray) -> bool:
+        """After an episode end that did not reset the game (a lost life under ale-py's vector
+        env), the next observation goes on from the last stored stack: no frame is stored again."""
+        last = int(self.written[env]) - 1
+        if last < 0:
+            return False
+        slots = self._stack_indices(np.array([env]), np.array([last]))[0]
+        if not np.array_equal(self.frames[env, torch.as_tensor(slots, device=self.device)].cpu().numpy(), observation):
+            return False
+        self.current[env] = last
+        return True
+
     def add(
         self,
         observations: np.ndarray,
@@ -97,7 +109,8 @@ class FrameReplay:
         """Store one transition per env. `observations` must continue each env's last
         `next_observations` unless that env's episode ended."""
         for env in np.flatnonzero(self.current < 0):
-            self._start_episode(int(env), observations[env])
+            if not self._continues(int(env), observations[env]):
+                self._start_episode(int(env), observations[env])
         envs = np.arange(self.num_envs)
         indices = self.written.copy()
         slots = indices % self.slots
