@@ -83,6 +83,12 @@ def main() -> None:
     parser.add_argument("--env", default="pong", help="env preset (default: pong)")
     parser.add_argument("--num-envs", type=int, default=8, help="envs stepped together (default: 8)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--vectorization",
+        default="sync",
+        choices=["sync", "async", "ale"],
+        help="vector env: gymnasium sync/async or ale-py's AtariVectorEnv (default: sync)",
+    )
     parser.add_argument("--env-steps", type=int, default=4_000, help="steps for the environment ceiling")
     parser.add_argument("--updates", type=int, default=200, help="updates for the learner ceiling")
     parser.add_argument(
@@ -96,6 +102,7 @@ def main() -> None:
     device = resolve_device(args.device)
     overrides = [
         f"env.num_envs={args.num_envs}",
+        f"env.vectorization={args.vectorization}",
         f"device={device}",
         "buffer_size=50000",
         "train_freq=4",
@@ -111,6 +118,7 @@ def main() -> None:
         "benchmark": "atari_dqn",
         "env": config.env.id,
         "num_envs": args.num_envs,
+        "vectorization": args.vectorization,
         "device": device,
         "torch_threads": torch.get_num_threads(),
         "replay_ratio": 0.25,
