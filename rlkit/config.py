@@ -97,6 +97,7 @@ class DQNConfig(AgentConfig):
     )
     double_q: bool = _option(False, "Double DQN targets (van Hasselt et al. 2016)")
     adam_eps: float = _option(1e-8, "Adam's epsilon", min=0.0, exclusive_min=True)
+    compile: bool = _option(False, "compile the TD loss with torch.compile (eager if compilation is unavailable)")
     replay_on_device: bool = _option(True, "keep the replay buffer on the learner's device (the GPU when there is one)")
 
 

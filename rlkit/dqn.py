@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,7 @@ class DQNAgent:
         self.seed = seed
         self._replay: ReplayBuffer | FrameReplay | None = None  # allocated when first needed
         self._replay_rng_state: dict[str, Any] | None = None
+        self._compiled_loss = None
         self.rng = np.random.default_rng(seed)
         self.eval_rng = np.random.default_rng(seed + 1)
         self.training_rounds = 0  # train_freq periods seen so far
@@ -169,10 +171,9 @@ class DQNAgent:
             self.target_updates = target_periods
         return metrics
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """One gradient step on the Huber TD loss. Metrics stay tensors (no device sync)."""
+    def td_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Huber loss between Q(s, a) and the TD target, and the Q(s, a) of the batch."""
         c = self.config
-        batch = Batch(*(t.to(self.device, non_blocking=True) for t in batch))
         with torch.no_grad():
             next_q_target = self.target_network(batch.next_observations)
         if c.double_q:  # one forward pass of the online network over s and s'
@@ -182,7 +183,30 @@ class DQNAgent:
             all_q_values, next_q_online = self.q_network(batch.observations), None
         targets = td_target(batch.rewards, batch.terminated, next_q_target, c.gamma, next_q_online)
         q_values = all_q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        loss = F.smooth_l1_loss(q_values, targets)
+        return F.smooth_l1_loss(q_values, targets), q_values
+
+    def _loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """td_loss, compiled on first use when `compile` is on; eager if compilation fails."""
+        if self.config.compile and self._compiled_loss is None:
+            try:
+                compiled = torch.compile(self.td_loss)
+                result = compiled(batch)
+                self._compiled_loss = compiled
+                return result
+            except Exception as error:  # no compiler, unsupported platform: keep training, eagerly
+                warnings.warn(
+                    f"torch.compile failed ({type(error).__name__}: {error}); the update runs eagerly", stacklevel=2
+                )
+                self.config.compile = False
+        if self._compiled_loss is not None:
+            return self._compiled_loss(batch)
+        return self.td_loss(batch)
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step on the Huber TD loss. Metrics stay tensors (no device sync)."""
+        c = self.config
+        batch = Batch(*(t.to(self.device, non_blocking=True) for t in batch))
+        loss, q_values = self._loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = c.max_grad_norm if c.max_grad_norm > 0 else float("inf")

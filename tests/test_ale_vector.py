@@ -59,9 +59,33 @@ def test_frame_replay_rebuilds_the_ale_stacks_with_their_blank_padding():
 
 
 def test_dqn_trains_with_the_ale_vector_env(cli, tmp_path):
-    code, _, err = cli("train", "--agent", "dqn-atari", "--env", "pong", "--steps", 1200, "--set", "env.vectorization=ale",
-                       "--set", "env.num_envs=4", "--set", "buffer_size=1000", "--set", "learning_starts=400",
-                       "--set", "eval_interval=0", "--set", "final_eval_episodes=1", "--set", "env.max_frames=1500",
-                       "--set", "torch_threads=2", "--run-dir", tmp_path, "--no-progress")
+    code, _, err = cli(
+        "train",
+        "--agent",
+        "dqn-atari",
+        "--env",
+        "pong",
+        "--steps",
+        1200,
+        "--set",
+        "env.vectorization=ale",
+        "--set",
+        "env.num_envs=4",
+        "--set",
+        "buffer_size=1000",
+        "--set",
+        "learning_starts=400",
+        "--set",
+        "eval_interval=0",
+        "--set",
+        "final_eval_episodes=1",
+        "--set",
+        "env.max_frames=1500",
+        "--set",
+        "torch_threads=2",
+        "--run-dir",
+        tmp_path,
+        "--no-progress",
+    )
     assert code == 0, err
     assert next(tmp_path.glob("pong/dqn-atari/*/checkpoints/step-000000001200")).is_dir()

@@ -229,3 +229,42 @@ def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q
     losses = [e.value for e in EventAccumulator(str(run)).Reload().Scalars("train/loss")]
     assert losses and np.isfinite(losses).all()
     assert (run / "checkpoints" / "step-000000002000" / "tensors.safetensors").is_file()
+
+
+def _agent_and_batch(compile_loss: bool):
+    config = DQNConfig(net_arch=[32, 32], batch_size=16, compile=compile_loss, double_q=True)
+    agent = DQNAgent(config, {**VECTOR_INFO, "observation_shape": [4]}, total_steps=1, seed=0)
+    rng = np.random.default_rng(0)
+    agent.replay.add(
+        rng.normal(size=(16, 4)).astype(np.float32),
+        rng.integers(2, size=16),
+        rng.normal(size=16).astype(np.float32),
+        rng.normal(size=(16, 4)).astype(np.float32),
+        rng.random(16) < 0.3,
+        np.zeros(16, dtype=bool),
+    )
+    return agent, agent.replay.batch(np.arange(16))
+
+
+def test_compile_falls_back_to_the_eager_update_with_the_same_loss(monkeypatch):
+    eager, batch = _agent_and_batch(compile_loss=False)
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", unavailable)
+    compiled, _ = _agent_and_batch(compile_loss=True)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        fallback_loss = compiled.update(batch)["train/loss"]
+    assert torch.equal(fallback_loss, eager.update(batch)["train/loss"])
+    assert compiled.config.compile is False
+
+
+@pytest.mark.slow
+def test_compiled_update_gives_the_eager_loss():
+    eager, batch = _agent_and_batch(compile_loss=False)
+    compiled, _ = _agent_and_batch(compile_loss=True)
+    for _ in range(3):
+        a, b = eager.update(batch)["train/loss"], compiled.update(batch)["train/loss"]
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert compiled._compiled_loss is not None
