@@ -29,8 +29,9 @@ def ale_game(env_id: str) -> str:
 class AleVectorEpisodes(gym.vector.VectorWrapper):
     """Episode statistics on raw rewards; life-loss termination and reward clipping on demand."""
 
-    def __init__(self, env: gym.vector.VectorEnv, terminal_on_life_loss: bool, clip_reward: bool):
+    def __init__(self, env: gym.vector.VectorEnv, terminal_on_life_loss: bool, clip_reward: bool, frame_skip: int):
         super().__init__(env)
+        self.frame_skip = frame_skip  # lengths count frames, as on the single-env path
         self.terminal_on_life_loss = terminal_on_life_loss
         self.clip_reward = clip_reward
         self.returns = np.zeros(self.num_envs)
@@ -47,7 +48,7 @@ class AleVectorEpisodes(gym.vector.VectorWrapper):
     def step(self, actions: np.ndarray):
         observations, rewards, terminated, truncated, infos = self.env.step(actions)
         self.returns += rewards
-        self.lengths += 1
+        self.lengths += self.frame_skip
         game_over = terminated | truncated
         if game_over.any():
             final_info = {
@@ -59,7 +60,7 @@ class AleVectorEpisodes(gym.vector.VectorWrapper):
             self.lengths[game_over] = 0
         lives = np.asarray(infos["lives"])
         if self.terminal_on_life_loss:
-            terminated = terminated | ((lives < self.lives) & ~game_over)
+            terminated = terminated | ((lives < self.lives) & (lives > 0) & ~game_over)
         self.lives = lives.copy()
         if self.clip_reward:
             rewards = np.sign(rewards)
@@ -92,4 +93,5 @@ def make_ale_vector_env(config: Any, num_envs: int, training: bool) -> gym.vecto
         env,
         terminal_on_life_loss=training and config.terminal_on_life_loss,
         clip_reward=training and config.clip_reward,
+        frame_skip=config.frame_skip,
     )

@@ -80,6 +80,8 @@ class DQNAgent:
         self._replay: ReplayBuffer | FrameReplay | None = None  # allocated when first needed
         self._replay_rng_state: dict[str, Any] | None = None
         self._compiled_loss = None
+        self._compile_failed = False  # not in the config: a failure here says nothing about a resumed run
+        self._first_compiled_step = True
         self.rng = np.random.default_rng(seed)
         self.eval_rng = np.random.default_rng(seed + 1)
         self.training_rounds = 0  # train_freq periods seen so far
@@ -185,30 +187,37 @@ class DQNAgent:
         q_values = all_q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         return F.smooth_l1_loss(q_values, targets), q_values
 
-    def _loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """td_loss, compiled on first use when `compile` is on; eager if compilation fails."""
-        if self.config.compile and self._compiled_loss is None:
+    def _loss_and_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """td_loss and its gradients; compiled when `compile` is on. The first compiled step
+        (forward and backward) is tried, and if compilation fails, it and every later step runs
+        eagerly: an error of the loss itself then surfaces from the eager run."""
+        if self.config.compile and not self._compile_failed:
             try:
-                compiled = torch.compile(self.td_loss)
-                result = compiled(batch)
-                self._compiled_loss = compiled
-                return result
+                if self._compiled_loss is None:
+                    self._compiled_loss = torch.compile(self.td_loss)
+                loss, q_values = self._compiled_loss(batch)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                return loss, q_values
             except Exception as error:  # no compiler, unsupported platform: keep training, eagerly
+                if not self._first_compiled_step:
+                    raise  # the compiled step worked before: this error is not the compiler's
                 warnings.warn(
                     f"torch.compile failed ({type(error).__name__}: {error}); the update runs eagerly", stacklevel=2
                 )
-                self.config.compile = False
-        if self._compiled_loss is not None:
-            return self._compiled_loss(batch)
-        return self.td_loss(batch)
+                self._compile_failed = True
+            finally:
+                self._first_compiled_step = False
+        loss, q_values = self.td_loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return loss, q_values
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on the Huber TD loss. Metrics stay tensors (no device sync)."""
         c = self.config
         batch = Batch(*(t.to(self.device, non_blocking=True) for t in batch))
-        loss, q_values = self._loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, q_values = self._loss_and_gradients(batch)
         max_norm = c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self.q_network.parameters(), max_norm, foreach=True)
         self.optimizer.step()

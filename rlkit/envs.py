@@ -236,6 +236,10 @@ def make_vector_env(
             raise RlkitError(
                 "env.vectorization = 'ale' is for Atari ids (ALE/...) without rendering; use sync or async"
             )
+        if config.make_kwargs:
+            raise RlkitError(
+                "env.make_kwargs do not reach ale-py's AtariVectorEnv; use vectorization sync or async with them"
+            )
         _register_atari()
         from rlkit.ale_vector import make_ale_vector_env
 
