@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from rlkit.envs import EnvConfig, _option, check_env_id, is_atari
 from rlkit.errors import RlkitError
+from rlkit.schedules import linear, scheduled_value
 
 
 @dataclass
@@ -68,6 +69,22 @@ class AgentConfig:
     exploration_fraction: float = _option(0.1, "fraction of total_steps over which ε decays", min=0.0, max=1.0)
     exploration_initial_eps: float = _option(1.0, "ε at step 0", min=0.0, max=1.0)
     exploration_final_eps: float = _option(0.05, "ε after the decay", min=0.0, max=1.0)
+
+    def epsilon_at(self, step: int, horizon: int) -> float:
+        """ε at `step`: linear from the initial to the final value over exploration_fraction × horizon."""
+        duration = int(self.exploration_fraction * horizon)
+        return linear(self.exploration_initial_eps, self.exploration_final_eps, duration, step)
+
+    def learning_rate_at(self, step: int, horizon: int) -> float:
+        """The learning rate at `step` under lr_schedule (decaying over lr_decay_steps or the horizon)."""
+        return scheduled_value(
+            self.lr_schedule,
+            self.learning_rate,
+            self.learning_rate_final,
+            self.lr_decay_steps or horizon,
+            step,
+            self.lr_decay_rate,
+        )
 
 
 @dataclass

@@ -16,7 +16,6 @@ from rlkit.errors import RlkitError
 from rlkit.frame_replay import FrameReplay
 from rlkit.networks import build_q_network
 from rlkit.replay import Batch, ReplayBuffer
-from rlkit.schedules import linear, scheduled_value
 from rlkit.transition import Transition
 
 
@@ -109,21 +108,10 @@ class DQNAgent:
     # ------------------------------------------------------------------ schedules
 
     def epsilon(self, step: int) -> float:
-        c = self.config
-        return linear(
-            c.exploration_initial_eps, c.exploration_final_eps, int(c.exploration_fraction * self.total_steps), step
-        )
+        return self.config.epsilon_at(step, self.total_steps)
 
     def learning_rate(self, step: int) -> float:
-        c = self.config
-        return scheduled_value(
-            c.lr_schedule,
-            c.learning_rate,
-            c.learning_rate_final,
-            c.lr_decay_steps or self.total_steps,
-            step,
-            c.lr_decay_rate,
-        )
+        return self.config.learning_rate_at(step, self.total_steps)
 
     def schedule_values(self, step: int) -> dict[str, float]:
         return {"train/epsilon": self.epsilon(step), "train/learning_rate": self.learning_rate(step)}

@@ -8,7 +8,6 @@ import numpy as np
 
 from rlkit.config import QLearningConfig
 from rlkit.errors import RlkitError
-from rlkit.schedules import linear, scheduled_value
 from rlkit.transition import Transition
 
 
@@ -65,21 +64,10 @@ class QLearningAgent:
         self.eval_rng = np.random.default_rng(seed + 1)
 
     def epsilon(self, step: int) -> float:
-        c = self.config
-        return linear(
-            c.exploration_initial_eps, c.exploration_final_eps, int(c.exploration_fraction * self.total_steps), step
-        )
+        return self.config.epsilon_at(step, self.total_steps)
 
     def learning_rate(self, step: int) -> float:
-        c = self.config
-        return scheduled_value(
-            c.lr_schedule,
-            c.learning_rate,
-            c.learning_rate_final,
-            c.lr_decay_steps or self.total_steps,
-            step,
-            c.lr_decay_rate,
-        )
+        return self.config.learning_rate_at(step, self.total_steps)
 
     def _epsilon_greedy(self, states: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         actions = greedy(self.q_table[states], rng)
