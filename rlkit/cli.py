@@ -70,7 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the results to FILE")
     evaluate.add_argument("--video", type=Path, metavar="DIR", help="record the episodes as videos in DIR")
     evaluate.add_argument("--num-envs", type=_natural, default=1, help="envs played together (default: 1)")
+
+    board = commands.add_parser("board", help="start TensorBoard on a runs folder (localhost)")
+    board.add_argument("runs_dir", type=Path, nargs="?", default=Path("runs"), help="runs folder (default: runs)")
+    board.add_argument("--port", type=_natural, default=6006, help="port on localhost (default: 6006)")
     return parser
+
+
+def _board(args: argparse.Namespace) -> int:
+    import time
+
+    from rlkit.board import start_board
+
+    address = start_board(args.runs_dir, args.port)
+    print(f"TensorBoard on {args.runs_dir}: {address}  (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _list() -> int:
@@ -134,7 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        handlers = {"list": lambda: _list(), "train": lambda: _train(args), "eval": lambda: _evaluate(args)}
+        handlers = {
+            "list": lambda: _list(),
+            "train": lambda: _train(args),
+            "eval": lambda: _evaluate(args),
+            "board": lambda: _board(args),
+        }
         return handlers[args.command]()
     except RlkitError as error:
         print(f"rlkit: error: {error}", file=sys.stderr)

@@ -39,6 +39,20 @@ class Logger:
         self.last_time = time.perf_counter()
         self.start_time = self.last_time
 
+    def layout(self) -> None:
+        """TensorBoard's Custom Scalars page: return, loss and Q, exploration and speed, with the
+        training and evaluation returns on one chart."""
+        self.writer.add_custom_scalars(
+            {
+                "rlkit": {
+                    "return (training, evaluation)": ["Multiline", ["rollout/episode_return", "eval/return_mean"]],
+                    "loss and Q": ["Multiline", ["train/loss", "train/q_mean", "train/td_error"]],
+                    "exploration and learning rate": ["Multiline", ["train/epsilon", "train/learning_rate"]],
+                    "speed": ["Multiline", ["time/sps"]],
+                }
+            }
+        )
+
     def scalars(self, values: dict[str, Any], step: int) -> None:
         for tag, value in values.items():
             self.writer.add_scalar(tag, float(value), step)

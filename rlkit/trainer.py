@@ -258,6 +258,7 @@ class Run:
         self.started = logger.start_time
         if self.resumed_from is None:
             logger.hyperparameters(config.to_dict(), {"eval/return_mean": 0.0})
+            logger.layout()
         else:
             logger.message(f"resumed from {self.resumed_from} at step {self.step:,}")
         stop = _StopFlag()

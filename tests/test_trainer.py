@@ -69,6 +69,8 @@ def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
     epsilons = [event.value for event in events.Scalars("train/epsilon")]
     assert epsilons == sorted(epsilons, reverse=True) and epsilons[0] < 1.0
     assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
+    layout = events.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0]  # a serialized Layout
+    assert b"rollout/episode_return" in layout and b"eval/return_mean" in layout and b"time/sps" in layout
 
 
 def test_runs_never_share_a_folder(cli, tmp_path):
