@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. --set learning_rate=3e-4 (repeatable)",
     )
     train.add_argument(
+        "--seeds", metavar="SEEDS", help="several seeds, each its own run under one group folder: 1,2,3 or 1-5"
+    )
+    train.add_argument(
+        "--workers", type=_natural, default=1, help="with --seeds: runs in parallel processes (default: 1)"
+    )
+    train.add_argument(
         "--run-dir", type=Path, default=Path("runs"), help="folder the run folder goes under (default: runs)"
     )
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its latest checkpoint")
@@ -108,6 +114,18 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.help_keys:
         print(key_help())
+        return 0
+    if args.seeds is not None:
+        from rlkit.seeds import parse_seeds, train_seeds
+
+        if args.seed is not None or args.resume is not None:
+            raise RlkitError("--seeds runs a new group of runs; it does not go with --seed or --resume")
+        seeds = parse_seeds(args.seeds)
+        config = build_config(args.agent, args.env, args.steps, seeds[0], args.set)
+        summary = train_seeds(config, seeds, args.run_dir, max(args.workers, 1), progress=not args.no_progress)
+        for run in summary["runs"]:
+            print(f"seed {run['seed']}: return {run['return_mean']:.2f} ± {run['return_std']:.2f}  ({run['run']})")
+        print(f"over {len(seeds)} seeds: final return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}")
         return 0
     if args.resume is not None:
         if args.set or args.seed is not None:
