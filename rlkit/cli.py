@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--video", type=Path, metavar="DIR", help="record the episodes as videos in DIR")
     evaluate.add_argument("--num-envs", type=_natural, default=1, help="envs played together (default: 1)")
 
+    plot = commands.add_parser("plot", help="learning curves of runs or groups of seeds, with 95% bootstrap bands")
+    plot.add_argument("paths", type=Path, nargs="+", metavar="RUN_OR_GROUP", help="run folders or group folders")
+    plot.add_argument("--out", type=Path, required=True, metavar="FILE.png", help="image to write")
+    plot.add_argument("--metric", default="eval/return_mean", help="scalar to plot (default: eval/return_mean)")
+
     board = commands.add_parser("board", help="start TensorBoard on a runs folder (localhost)")
     board.add_argument("runs_dir", type=Path, nargs="?", default=Path("runs"), help="runs folder (default: runs)")
     board.add_argument("--port", type=_natural, default=6006, help="port on localhost (default: 6006)")
@@ -95,6 +100,15 @@ def _board(args: argparse.Namespace) -> int:
             time.sleep(3600)
     except KeyboardInterrupt:
         return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from rlkit.plot import plot, summary_table
+
+    groups = plot(args.paths, args.out, args.metric)
+    print(summary_table(groups))
+    print(f"plot written to {args.out}")
+    return 0
 
 
 def _list() -> int:
@@ -175,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train": lambda: _train(args),
             "eval": lambda: _evaluate(args),
             "board": lambda: _board(args),
+            "plot": lambda: _plot(args),
         }
         return handlers[args.command]()
     except RlkitError as error:
