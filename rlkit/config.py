@@ -153,20 +153,21 @@ def _source_tree_presets(kind: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def preset_files(kind: Literal["agents", "envs"]) -> dict[str, Path]:
-    """Preset name → TOML file, from the source checkout's folder or the installed package."""
-    folder = _source_tree_presets(kind)
-    if folder is None:
-        folder = Path(str(resources.files(f"rlkit.presets.{kind}")))
-    return {path.stem: path for path in sorted(folder.glob("*.toml"))}
+def preset_files(kind: Literal["agents", "envs"]) -> dict[str, Any]:
+    """Preset name → TOML file (a Path, or in an installed wheel a resources Traversable: the
+    preset folders are data-only packages), from the source checkout or the installed package."""
+    folder: Any = _source_tree_presets(kind) or resources.files(f"rlkit.presets.{kind}")
+    files = [entry for entry in folder.iterdir() if entry.name.endswith(".toml")]
+    return {entry.name[: -len(".toml")]: entry for entry in sorted(files, key=lambda entry: entry.name)}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Any) -> dict[str, Any]:
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise RlkitError(f"{path}: not valid TOML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise RlkitError(f"{path}: not valid TOML: not UTF-8 ({error.reason})") from error
     except OSError as error:
         raise RlkitError(f"{path}: cannot read: {error.strerror}") from error
 
