@@ -27,6 +27,9 @@ class Agent(Protocol):
     def schedule_values(self, step: int) -> dict[str, float]:
         """Exploration rate and learning rate at `step`, under their metric names."""
 
+    def images(self) -> dict[str, np.ndarray]:
+        """Pictures worth a look in TensorBoard at evaluation time (RGB uint8, H×W×3)."""
+
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays (for safetensors) and JSON-able values that restore the agent exactly."""
 

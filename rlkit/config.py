@@ -41,6 +41,9 @@ class TrainConfig:
     eval_episodes: int = _option(10, "episodes per periodic evaluation", min=1)
     final_eval_episodes: int = _option(20, "episodes of the final evaluation written to eval.json", min=1)
     eval_epsilon: float = _option(0.0, "exploration rate while evaluating", min=0.0, max=1.0)
+    eval_video: bool = _option(
+        False, "pixel envs: the first evaluation episode as an animated GIF in TensorBoard's images"
+    )
     eval_num_envs: int = _option(1, "evaluation envs stepped together", min=1)
     log_interval: int = _option(1_000, "training metrics logged every this many steps", min=1)
     checkpoint_interval: int = _option(0, "checkpoint every this many steps; 0: only at the end", min=0)

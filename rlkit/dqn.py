@@ -113,6 +113,9 @@ class DQNAgent:
     def learning_rate(self, step: int) -> float:
         return self.config.learning_rate_at(step, self.total_steps)
 
+    def images(self) -> dict[str, np.ndarray]:
+        return {}
+
     def schedule_values(self, step: int) -> dict[str, float]:
         return {"train/epsilon": self.epsilon(step), "train/learning_rate": self.learning_rate(step)}
 

@@ -269,6 +269,24 @@ def observation_kind(config: EnvConfig, space: gym.Space) -> ObservationKind:
     return kind
 
 
+GRID_ARROWS = {"FrozenLakeEnv": "←↓→↑", "CliffWalkingEnv": "↑→↓←"}  # action i moves this way
+
+
+def grid_map(env: gym.Env) -> dict[str, Any] | None:
+    """For grid worlds whose states are cells (FrozenLake, CliffWalking): the map's rows of
+    tiles and the direction of each action, so a greedy policy can be drawn on the map."""
+    world = env.unwrapped
+    name = type(world).__name__
+    if name == "FrozenLakeEnv":
+        tiles = ["".join(cell.decode() for cell in row) for row in world.desc]
+    elif name == "CliffWalkingEnv":
+        rows, columns = world.shape
+        tiles = ["." * columns] * (rows - 1) + ["S" + "C" * (columns - 2) + "G"]
+    else:
+        return None
+    return {"tiles": tiles, "arrows": GRID_ARROWS[name]}
+
+
 def describe(config: EnvConfig) -> dict[str, Any]:
     """Observation kind, shapes and action count of the env that `config` builds."""
     env = make_env(config)
@@ -283,6 +301,7 @@ def describe(config: EnvConfig) -> dict[str, Any]:
             "observation_dtype": str(space.dtype),
             "num_states": int(space.n) if kind == "discrete" else None,
             "num_actions": int(actions.n),
+            "grid": grid_map(env) if kind == "discrete" and not config.bins else None,
         }
     finally:
         env.close()

@@ -15,17 +15,26 @@ from rlkit.envs import EnvConfig, is_atari, make_env, make_vector_env
 from rlkit.errors import RlkitError
 
 
-def play_episodes(agent: Agent, envs: gym.vector.VectorEnv, episodes: int, epsilon: float, seed: int) -> dict[str, Any]:
+def play_episodes(
+    agent: Agent, envs: gym.vector.VectorEnv, episodes: int, epsilon: float, seed: int, record: bool = False
+) -> dict[str, Any]:
     """Play `episodes` episodes spread evenly over the envs (so short episodes are not
-    over-represented) and return their returns and lengths from the raw env's statistics."""
+    over-represented) and return their returns and lengths from the raw env's statistics.
+    With `record`, also the newest frame of each observation of the first env's first episode
+    (what a pixel agent sees) as `frames` (T × H × W uint8)."""
     count = envs.num_envs
     wanted = np.array([(episodes + i) // count for i in range(count)])
     done = np.zeros(count, dtype=int)
     returns: list[float] = []
     lengths: list[int] = []
     observations, _ = envs.reset(seed=seed)
+    frames = [observations[0, -1].copy()] if record else []
     while (done < wanted).any():
         observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon))
+        if record and done[0] == 0:
+            frames.append(
+                infos["final_obs"][0][-1] if infos.get("_final_obs", [False])[0] else observations[0, -1].copy()
+            )
         final = infos.get("final_info", {})
         if "episode" not in final:
             continue
@@ -42,6 +51,7 @@ def play_episodes(agent: Agent, envs: gym.vector.VectorEnv, episodes: int, epsil
         "length_mean": float(np.mean(lengths)),
         "episodes": len(returns),
         "returns": returns,
+        **({"frames": np.stack(frames)} if record else {}),
     }
 
 

@@ -9,12 +9,14 @@ Metric names (stable; dashboards rely on them):
 
 from __future__ import annotations
 
+import io
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 from tqdm import tqdm
@@ -56,6 +58,24 @@ class Logger:
     def scalars(self, values: dict[str, Any], step: int) -> None:
         for tag, value in values.items():
             self.writer.add_scalar(tag, float(value), step)
+
+    def images(self, pictures: dict[str, Any], step: int) -> None:
+        for name, picture in pictures.items():
+            self.writer.add_image(f"eval/{name}", picture, step, dataformats="HWC")
+
+    def video(self, tag: str, frames: Any, step: int, fps: int = 15) -> None:
+        """Grayscale frames (T × H × W uint8) as an animated GIF in TensorBoard's images tab.
+        (torch's add_video needs moviepy 1.x; Pillow, which TensorBoard already brings, writes GIFs.)"""
+        from PIL import Image
+
+        pictures = [Image.fromarray(frame) for frame in np.asarray(frames)]
+        buffer = io.BytesIO()
+        pictures[0].save(
+            buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=int(1000 / fps), loop=0
+        )
+        height, width = pictures[0].height, pictures[0].width
+        image = Summary.Image(height=height, width=width, colorspace=1, encoded_image_string=buffer.getvalue())
+        self.writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
     def episode(self, episode_return: float, length: int, episodes: int, step: int) -> None:
         self.recent_returns.append(episode_return)

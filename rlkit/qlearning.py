@@ -8,6 +8,7 @@ import numpy as np
 
 from rlkit.config import QLearningConfig
 from rlkit.errors import RlkitError
+from rlkit.images import heatmap, policy_map
 from rlkit.transition import Transition
 
 
@@ -60,6 +61,7 @@ class QLearningAgent:
         self.total_steps = total_steps
         self.num_actions = env_info["num_actions"]
         self.q_table = np.full((env_info["num_states"], self.num_actions), config.initial_q, dtype=np.float64)
+        self.grid = env_info.get("grid")
         self.rng = np.random.default_rng(seed)
         self.eval_rng = np.random.default_rng(seed + 1)
 
@@ -95,6 +97,13 @@ class QLearningAgent:
             )
         ]
         return {"train/td_error": float(np.mean(np.abs(td_errors)))}
+
+    def images(self) -> dict[str, np.ndarray]:
+        """The Q-table as a heatmap, and on grid worlds the greedy policy drawn on the map."""
+        pictures = {"q_table": heatmap(self.q_table)}
+        if self.grid is not None and (policy := policy_map(self.q_table, self.grid)) is not None:
+            pictures["policy"] = policy
+        return pictures
 
     def schedule_values(self, step: int) -> dict[str, float]:
         return {"train/epsilon": self.epsilon(step), "train/learning_rate": self.learning_rate(step)}

@@ -194,6 +194,7 @@ class Run:
 
     def evaluate(self, episodes: int) -> dict[str, Any]:
         eval_envs = make_vector_env(self.config.env, self.config.train.eval_num_envs, training=False)
+        record = self.config.train.eval_video and self.env_info["kind"] == "pixel"
         try:
             return play_episodes(
                 self.agent,
@@ -201,6 +202,7 @@ class Run:
                 episodes,
                 self.config.train.eval_epsilon,
                 self.config.train.seed + EVAL_SEED_OFFSET,
+                record,
             )
         finally:
             eval_envs.close()
@@ -208,6 +210,9 @@ class Run:
     def _record_eval(self, result: dict[str, Any], logger: Logger, started: float) -> None:
         """Log an evaluation and remember it with the wall time spent training so far (the
         time of evaluations left out, so that runs with other eval settings compare)."""
+        logger.images(self.agent.images(), self.step)
+        if "frames" in result:
+            logger.video("eval/video", result.pop("frames"), self.step)
         self.eval_seconds += time.perf_counter() - started
         logger.scalars(
             {

@@ -215,6 +215,8 @@ def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q
         "--set",
         f"env.num_envs={num_envs}",
         "--set",
+        f"eval_video={str(num_envs > 1).lower()}",
+        "--set",
         "log_interval=500",
         "--set",
         "torch_threads=2",
@@ -226,8 +228,10 @@ def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q
     run = next(tmp_path.glob("pong/dqn-atari/*"))
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    losses = [e.value for e in EventAccumulator(str(run)).Reload().Scalars("train/loss")]
+    events = EventAccumulator(str(run)).Reload()
+    losses = [e.value for e in events.Scalars("train/loss")]
     assert losses and np.isfinite(losses).all()
+    assert ("eval/video" in events.Tags()["images"]) == (num_envs > 1)  # the switch, on in one case
     assert (run / "checkpoints" / "step-000000002000" / "tensors.safetensors").is_file()
 
 

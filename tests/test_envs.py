@@ -23,7 +23,11 @@ def test_discrete_kind_shapes_and_dtypes():
         "observation_dtype": "int64",
         "num_states": 500,
         "num_actions": 6,
+        "grid": None,  # Taxi's states are not the cells of its map
     }
+    grid = describe(EnvConfig(id="CliffWalking-v1"))["grid"]
+    assert grid == {"tiles": ["." * 12] * 3 + ["S" + "C" * 10 + "G"], "arrows": "↑→↓←"}
+    assert describe(EnvConfig(id="FrozenLake8x8-v1"))["grid"]["tiles"][0] == "SFFFFFFF"
     envs = make_vector_env(EnvConfig(id="Taxi-v4"), num_envs=2)
     observations, _ = envs.reset(seed=0)
     assert observations.shape == (2,) and np.issubdtype(observations.dtype, np.integer)

@@ -73,6 +73,30 @@ def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
     assert b"rollout/episode_return" in layout and b"eval/return_mean" in layout and b"time/sps" in layout
 
 
+def test_a_grid_world_run_shows_its_q_table_and_policy(cli, tmp_path):
+    code, _, err = cli(
+        "train",
+        "--agent",
+        "qlearning",
+        "--env",
+        "cliffwalking",
+        "--steps",
+        3000,
+        "--set",
+        "eval_interval=1500",
+        "--set",
+        "final_eval_episodes=1",
+        "--run-dir",
+        tmp_path,
+        "--no-progress",
+    )
+    assert code == 0, err
+    events = EventAccumulator(str(_only_run(tmp_path))).Reload()
+    assert {"eval/q_table", "eval/policy"} <= set(events.Tags()["images"])
+    assert [image.step for image in events.Images("eval/q_table")] == [1500, 3000]
+    assert events.Images("eval/q_table")[0].height == 48  # one row per state
+
+
 def test_runs_never_share_a_folder(cli, tmp_path):
     args = (
         "train",
