@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from rlkit.config import RunConfig
 from rlkit.errors import RlkitError
-from rlkit.trainer import Run
+from rlkit.trainer import Run, new_run_dir
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -29,23 +28,6 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise RlkitError(f"--seeds {text!r}: give distinct seeds, 0 or more")
     return seeds
-
-
-def new_group_dir(config: RunConfig, root: Path, seeds: list[int]) -> Path:
-    """A fresh folder root/<env>/<agent>/<date>-<time>-seeds<first>-<last>; never reused."""
-    parent = Path(root) / config.env_name / config.agent_name
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        suffix = f"-{attempt + 1}" if attempt else ""
-        folder = parent / f"{stamp}-seeds{seeds[0]}-{seeds[-1]}{suffix}"
-        try:
-            folder.mkdir(parents=True, exist_ok=False)
-            return folder
-        except FileExistsError:
-            continue
-        except OSError as error:
-            raise RlkitError(f"--run-dir {root}: cannot create {folder}: {error.strerror}") from None
-    raise RlkitError(f"could not create a new group folder under {parent}")
 
 
 def _train_seed(config: RunConfig, run_dir: Path, progress: bool) -> dict[str, Any]:
@@ -65,7 +47,7 @@ def train_seeds(
     """Train `config` once per seed under a new group folder; returns and writes group.json."""
     configs = [dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed)) for seed in seeds]
     Run(configs[0], progress=False)  # refuse a config that cannot run before any folder exists
-    group = new_group_dir(config, root, seeds)
+    group = new_run_dir(config, root, label=f"seeds{seeds[0]}-{seeds[-1]}")
     folders = [group / f"seed-{seed}" for seed in seeds]
     for folder in folders:
         folder.mkdir()

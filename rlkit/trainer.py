@@ -50,13 +50,13 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def new_run_dir(config: RunConfig, root: Path) -> Path:
-    """A fresh folder root/<env>/<agent>/<date>-<time>-s<seed>; an existing one is never reused."""
+def new_run_dir(config: RunConfig, root: Path, label: str | None = None) -> Path:
+    """A fresh folder root/<env>/<agent>/<date>-<time>-<label> (label: s<seed> by default);
+    an existing folder is never reused: a clash gets a -2, -3, ... suffix."""
     parent = Path(root) / config.env_name / config.agent_name
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{label or f's{config.train.seed}'}"
     for attempt in range(1000):
-        suffix = f"-{attempt + 1}" if attempt else ""
-        folder = parent / f"{stamp}-s{config.train.seed}{suffix}"
+        folder = parent / (f"{name}-{attempt + 1}" if attempt else name)
         try:
             folder.mkdir(parents=True, exist_ok=False)
             return folder
@@ -64,7 +64,7 @@ def new_run_dir(config: RunConfig, root: Path) -> Path:
             continue
         except OSError as error:
             raise RlkitError(f"--run-dir {root}: cannot create {folder}: {error.strerror}") from None
-    raise RlkitError(f"could not create a new run folder under {parent}")
+    raise RlkitError(f"could not create a new folder under {parent}")
 
 
 def _versions() -> dict[str, str]:
