@@ -3,8 +3,7 @@
 Initialisation: PyTorch's defaults for linear and convolutional layers (Kaiming-uniform with
 a = √5, i.e. weights and biases uniform in ±1/√fan_in), the initialisation with which SB3 and
 CleanRL report their DQN results, and a zero bias on the Q head, so initial Q values are small
-and centred on zero. (Kaiming-normal for ReLU solved CartPole later and less often in
-scripts/bench_cartpole.py: 2 of 3 seeds against 3 of 3.)
+and centred on zero.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from rlkit.config import build_config
+from rlkit.dqn import DQNAgent
 from rlkit.trainer import Run, new_run_dir
 
 # rl-baselines3-zoo hyperparams/dqn.yml, CartPole-v1
@@ -145,6 +146,37 @@ def run_sb3(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> di
     }
 
 
+def update_milliseconds(updates: int = 2000) -> float:
+    """Milliseconds of one rlkit DQN update with the zoo's batch and network, from a filled buffer."""
+    config = build_config(
+        "dqn", "cartpole", overrides=[f"{k}={v}" for k, v in ZOO.items()] + [f"net_arch={NET_ARCH}", "double_q=false"]
+    )
+    info = {
+        "kind": "vector",
+        "observation_shape": [4],
+        "observation_dtype": "float32",
+        "num_states": None,
+        "num_actions": 2,
+    }
+    agent = DQNAgent(config.agent, info, 1, 0)
+    rng = np.random.default_rng(0)
+    count = 5_000
+    agent.replay.add(
+        rng.normal(size=(count, 4)).astype(np.float32),
+        rng.integers(2, size=count),
+        rng.normal(size=count).astype(np.float32),
+        rng.normal(size=(count, 4)).astype(np.float32),
+        np.zeros(count, dtype=bool),
+        np.zeros(count, dtype=bool),
+    )
+    for _ in range(50):
+        agent.update(agent.replay.sample(ZOO["batch_size"]))
+    started = time.perf_counter()
+    for _ in range(updates):
+        agent.update(agent.replay.sample(ZOO["batch_size"]))
+    return (time.perf_counter() - started) / updates * 1000
+
+
 def median(values: list[float | None]) -> float | None:
     """Median over seeds; a seed that never solved counts as infinitely slow."""
     if not values:
@@ -188,6 +220,8 @@ def main() -> None:
         "replay_ratio": ZOO["gradient_steps"] / ZOO["train_freq"],
         **results,
     }
+    if "rlkit" in results:
+        line["rlkit_update_ms"] = update_milliseconds()
     if "rlkit" in results and "sb3" in results:
         ours, theirs = results["rlkit"], results["sb3"]
         line["sps_ratio"] = ours["sps"] / theirs["sps"]
