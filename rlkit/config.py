@@ -72,11 +72,33 @@ class AgentConfig:
     exploration_fraction: float = _option(0.1, "fraction of total_steps over which ε decays", min=0.0, max=1.0)
     exploration_initial_eps: float = _option(1.0, "ε at step 0", min=0.0, max=1.0)
     exploration_final_eps: float = _option(0.05, "ε after the decay", min=0.0, max=1.0)
+    exploration: Literal["epsilon", "softmax"] = _option(
+        "epsilon",
+        "epsilon: a random action with probability ε, else the greedy one; softmax: actions drawn "
+        "with probability ∝ exp(Q / temperature) (Boltzmann)",
+    )
+    exploration_initial_temperature: float = _option(
+        1.0, "softmax temperature at step 0, in units of Q", min=0.0, exclusive_min=True
+    )
+    exploration_final_temperature: float = _option(
+        0.01, "softmax temperature after exploration_fraction × total_steps", min=0.0, exclusive_min=True
+    )
 
     def epsilon_at(self, step: int, horizon: int) -> float:
         """ε at `step`: linear from the initial to the final value over exploration_fraction × horizon."""
         duration = int(self.exploration_fraction * horizon)
         return linear(self.exploration_initial_eps, self.exploration_final_eps, duration, step)
+
+    def temperature_at(self, step: int, horizon: int) -> float:
+        """Softmax temperature at `step`: linear over exploration_fraction × horizon, like ε."""
+        duration = int(self.exploration_fraction * horizon)
+        return linear(self.exploration_initial_temperature, self.exploration_final_temperature, duration, step)
+
+    def exploration_metric(self, step: int, horizon: int) -> dict[str, float]:
+        """The exploration schedule's value under its metric name."""
+        if self.exploration == "softmax":
+            return {"train/temperature": self.temperature_at(step, horizon)}
+        return {"train/epsilon": self.epsilon_at(step, horizon)}
 
     def learning_rate_at(self, step: int, horizon: int) -> float:
         """The learning rate at `step` under lr_schedule (decaying over lr_decay_steps or the horizon)."""
@@ -116,7 +138,28 @@ class DQNConfig(AgentConfig):
         "auto", "auto: nature_cnn for pixel observations, mlp for vectors"
     )
     double_q: bool = _option(False, "Double DQN targets (van Hasselt et al. 2016)")
+    dueling: bool = _option(False, "dueling head: Q = V + A − mean(A) (Wang et al. 2016)")
+    n_steps: int = _option(1, "n-step returns: bootstrap after n rewards (cut at episode ends)", min=1, max=100)
+    prioritized_replay: bool = _option(False, "proportional prioritized replay (Schaul et al. 2016)")
+    per_alpha: float = _option(0.6, "priority exponent: P(i) ∝ (|δ_i| + per_eps)^α; 0 is uniform", min=0.0)
+    per_beta: float = _option(
+        0.4, "importance-weight exponent at step 0, annealed linearly to 1 at the end", min=0.0, max=1.0
+    )
+    per_eps: float = _option(1e-6, "added to |δ| so no transition gets priority 0", min=0.0, exclusive_min=True)
+    optimizer: Literal["adam", "rmsprop", "sgd"] = _option("adam", "adam, rmsprop or sgd (with momentum)")
     adam_eps: float = _option(1e-8, "Adam's epsilon", min=0.0, exclusive_min=True)
+    rmsprop_alpha: float = _option(0.99, "RMSprop's squared-gradient decay", min=0.0, max=1.0)
+    rmsprop_eps: float = _option(1e-8, "RMSprop's epsilon (added outside the square root)", min=0.0, exclusive_min=True)
+    rmsprop_centered: bool = _option(False, "RMSprop divides by the gradient's variance instead of its second moment")
+    sgd_momentum: float = _option(0.9, "SGD's momentum (0: plain SGD)", min=0.0, max=1.0)
+    init: Literal["default", "kaiming", "xavier", "orthogonal"] = _option(
+        "default",
+        "weight initialisation: default (PyTorch's), kaiming (He normal), xavier (Glorot uniform) or "
+        "orthogonal (gain √2, head gain 1); biases start at 0 except under default",
+    )
+    normalize_observations: bool = _option(
+        False, "vector observations: scale by a running mean and std (saved in checkpoints)"
+    )
     compile: bool = _option(False, "compile the TD loss with torch.compile (eager if compilation is unavailable)")
     replay_on_device: bool = _option(True, "keep the replay buffer on the learner's device (the GPU when there is one)")
 

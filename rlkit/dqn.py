@@ -1,4 +1,7 @@
-"""DQN (Mnih et al. 2015): a Q network, experience replay and a target network."""
+"""DQN (Mnih et al. 2015): a Q network, experience replay and a target network, with the
+family's improvements as switches that compose: Double DQN, the dueling head, n-step returns
+and prioritized replay, and the choice of optimizer, exploration, initialisation and
+observation normalisation."""
 
 from __future__ import annotations
 
@@ -13,9 +16,12 @@ from torch.nn import functional as F
 
 from rlkit.config import DQNConfig
 from rlkit.errors import RlkitError
+from rlkit.exploration import boltzmann
 from rlkit.frame_replay import FrameReplay
 from rlkit.networks import build_q_network
+from rlkit.normalization import RunningNormalizer
 from rlkit.replay import Batch, ReplayBuffer
+from rlkit.schedules import linear
 from rlkit.transition import Transition
 
 
@@ -23,15 +29,32 @@ def td_target(
     rewards: torch.Tensor,
     terminated: torch.Tensor,
     next_q_target: torch.Tensor,
-    gamma: float,
+    discounts: float | torch.Tensor,
     next_q_online: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """r + γ (1 − terminated) Q_target(s', a*), with a* = argmax Q_target(s') or, for Double
-    DQN, argmax Q_online(s'). Truncated transitions are not terminated and still bootstrap."""
+    """R + γ^m (1 − terminated) Q_target(s', a*), with a* = argmax Q_target(s') or, for Double
+    DQN, argmax Q_online(s'). R sums m rewards (m = 1 for one-step returns), so `discounts` is γ
+    or the tensor of γ^m. Truncated transitions are not terminated and still bootstrap."""
     chooser = next_q_target if next_q_online is None else next_q_online
     best_actions = chooser.argmax(dim=1, keepdim=True)
     next_values = next_q_target.gather(1, best_actions).squeeze(1)
-    return rewards + gamma * (1.0 - terminated.float()) * next_values
+    return rewards + discounts * (1.0 - terminated.float()) * next_values
+
+
+def make_optimizer(parameters: Any, config: DQNConfig) -> torch.optim.Optimizer:
+    """Adam, RMSprop or SGD with momentum, as `config.optimizer` names it."""
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(
+            parameters,
+            lr=config.learning_rate,
+            alpha=config.rmsprop_alpha,
+            eps=config.rmsprop_eps,
+            centered=config.rmsprop_centered,
+            foreach=True,
+        )
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.sgd_momentum, foreach=True)
+    return torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.adam_eps, foreach=True)
 
 
 @torch.no_grad()
@@ -42,7 +65,8 @@ def polyak_update(source: nn.Module, target: nn.Module, tau: float) -> None:
 
 
 class DQNAgent:
-    """Acts ε-greedily in batches, stores every transition, learns every `train_freq` env steps."""
+    """Acts ε-greedily (or by softmax) in batches, stores every transition, learns every
+    `train_freq` env steps."""
 
     def __init__(
         self,
@@ -66,13 +90,21 @@ class DQNAgent:
                 config.net_arch,
                 config.encoder,
                 env_info.get("num_states"),
+                config.dueling,
+                config.init,
             ).to(self.device)
         except (ValueError, RuntimeError) as error:
             raise RlkitError(f"agent.encoder = {config.encoder!r}: {error}") from None
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(
-            self.q_network.parameters(), lr=config.learning_rate, eps=config.adam_eps, foreach=True
-        )
+        self.optimizer = make_optimizer(self.q_network.parameters(), config)
+        self.normalizer: RunningNormalizer | None = None
+        if config.normalize_observations:
+            if env_info["kind"] != "vector":
+                raise RlkitError(
+                    f"agent.normalize_observations = true needs vector observations, the env gives "
+                    f"{env_info['kind']} ones; valid: false for this env"
+                )
+            self.normalizer = RunningNormalizer(env_info["observation_shape"]).to(self.device)
         self.env_info = env_info
         self.num_envs = num_envs
         self.seed = seed
@@ -94,13 +126,31 @@ class DQNAgent:
         if self._replay is None:
             info, c = self.env_info, self.config
             replay_device = self.device if c.replay_on_device else torch.device("cpu")
+            prioritized = (c.per_alpha, c.per_eps) if c.prioritized_replay else None
             if info["kind"] == "pixel":
                 self._replay = FrameReplay(
-                    c.buffer_size, self.num_envs, info["observation_shape"], replay_device, self.seed
+                    c.buffer_size,
+                    self.num_envs,
+                    info["observation_shape"],
+                    replay_device,
+                    self.seed,
+                    c.n_steps,
+                    c.gamma,
+                    prioritized,
                 )
             else:
                 dtype = np.int64 if info["kind"] == "discrete" else np.dtype(info["observation_dtype"])
-                self._replay = ReplayBuffer(c.buffer_size, info["observation_shape"], dtype, replay_device, self.seed)
+                self._replay = ReplayBuffer(
+                    c.buffer_size,
+                    info["observation_shape"],
+                    dtype,
+                    replay_device,
+                    self.seed,
+                    self.num_envs,
+                    c.n_steps,
+                    c.gamma,
+                    prioritized,
+                )
             if self._replay_rng_state is not None:
                 self._replay.rng.bit_generator.state = self._replay_rng_state
         return self._replay
@@ -113,26 +163,44 @@ class DQNAgent:
     def learning_rate(self, step: int) -> float:
         return self.config.learning_rate_at(step, self.total_steps)
 
+    def per_beta(self, step: int) -> float:
+        """The importance-weight exponent: per_beta at step 0, annealed linearly to 1 at the end."""
+        return linear(self.config.per_beta, 1.0, self.total_steps, step)
+
     def images(self) -> dict[str, np.ndarray]:
         return {}
 
     def schedule_values(self, step: int) -> dict[str, float]:
-        return {"train/epsilon": self.epsilon(step), "train/learning_rate": self.learning_rate(step)}
+        values = self.config.exploration_metric(step, self.total_steps)
+        values["train/learning_rate"] = self.learning_rate(step)
+        if self.config.prioritized_replay:
+            values["train/per_beta"] = self.per_beta(step)
+        return values
 
     # ------------------------------------------------------------------ acting
 
+    def _normalized(self, observations: torch.Tensor) -> torch.Tensor:
+        return observations if self.normalizer is None else self.normalizer(observations)
+
     @torch.inference_mode()
+    def q_values(self, observations: np.ndarray) -> torch.Tensor:
+        """The online network's Q values for a batch of raw observations."""
+        return self.q_network(self._normalized(torch.as_tensor(observations, device=self.device)))
+
     def _epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         explore = rng.random(len(observations)) < epsilon
         random_actions = rng.integers(self.num_actions, size=len(observations))
         if explore.all():
             return random_actions
-        q_values = self.q_network(torch.as_tensor(observations, device=self.device))
-        return np.where(explore, random_actions, q_values.argmax(dim=1).cpu().numpy())
+        return np.where(explore, random_actions, self.q_values(observations).argmax(dim=1).cpu().numpy())
 
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
-        epsilon = 1.0 if step < self.config.learning_starts else self.epsilon(step)
-        return self._epsilon_greedy(observations, epsilon, self.rng)
+        if step < self.config.learning_starts:
+            return self._epsilon_greedy(observations, 1.0, self.rng)
+        if self.config.exploration == "softmax":
+            temperature = self.config.temperature_at(step, self.total_steps)
+            return boltzmann(self.q_values(observations).cpu().numpy(), temperature, self.rng)
+        return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
 
     def greedy_actions(self, observations: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
         return self._epsilon_greedy(observations, epsilon, self.eval_rng)
@@ -145,6 +213,8 @@ class DQNAgent:
         number of envs."""
         c = self.config
         self.replay.add(*batch)
+        if self.normalizer is not None:
+            self.normalizer.update(batch.observations)
         metrics: dict[str, Any] = {}
         rounds = step // c.train_freq
         # the size check matters after a resume without the replay buffer: refill before learning
@@ -153,8 +223,9 @@ class DQNAgent:
             lr = self.learning_rate(step)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
+            beta = self.per_beta(step)
             for _ in range((rounds - self.training_rounds) * c.gradient_steps):
-                metrics = self.update(self.replay.sample(c.batch_size))
+                metrics = self.update(self.replay.sample(c.batch_size, beta))
         self.training_rounds = rounds
         target_periods = step // c.target_update_interval
         if target_periods > self.target_updates:
@@ -164,21 +235,25 @@ class DQNAgent:
             self.target_updates = target_periods
         return metrics
 
-    def td_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Huber loss between Q(s, a) and the TD target, and the Q(s, a) of the batch."""
+    def td_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The importance-weighted Huber loss between Q(s, a) and the TD target, Q(s, a) and the
+        TD errors of the batch."""
         c = self.config
+        observations = self._normalized(batch.observations)
+        next_observations = self._normalized(batch.next_observations)
         with torch.no_grad():
-            next_q_target = self.target_network(batch.next_observations)
+            next_q_target = self.target_network(next_observations)
         if c.double_q:  # one forward pass of the online network over s and s'
-            both = self.q_network(torch.cat([batch.observations, batch.next_observations]))
+            both = self.q_network(torch.cat([observations, next_observations]))
             all_q_values, next_q_online = both[: len(both) // 2], both[len(both) // 2 :].detach()
         else:
-            all_q_values, next_q_online = self.q_network(batch.observations), None
-        targets = td_target(batch.rewards, batch.terminated, next_q_target, c.gamma, next_q_online)
+            all_q_values, next_q_online = self.q_network(observations), None
+        targets = td_target(batch.rewards, batch.terminated, next_q_target, batch.discounts, next_q_online)
         q_values = all_q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        return F.smooth_l1_loss(q_values, targets), q_values
+        losses = F.smooth_l1_loss(q_values, targets, reduction="none")
+        return (batch.weights * losses).mean(), q_values, (targets - q_values).detach()
 
-    def _loss_and_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _loss_and_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """td_loss and its gradients; compiled when `compile` is on. The first compiled step
         (forward and backward) is tried, and if compilation fails, it and every later step runs
         eagerly: an error of the loss itself then surfaces from the eager run."""
@@ -186,10 +261,10 @@ class DQNAgent:
             try:
                 if self._compiled_loss is None:
                     self._compiled_loss = torch.compile(self.td_loss)
-                loss, q_values = self._compiled_loss(batch)
+                loss, q_values, td_errors = self._compiled_loss(batch)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                return loss, q_values
+                return loss, q_values, td_errors
             except Exception as error:  # no compiler, unsupported platform: keep training, eagerly
                 if not self._first_compiled_step:
                     raise  # the compiled step worked before: this error is not the compiler's
@@ -199,20 +274,23 @@ class DQNAgent:
                 self._compile_failed = True
             finally:
                 self._first_compiled_step = False
-        loss, q_values = self.td_loss(batch)
+        loss, q_values, td_errors = self.td_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        return loss, q_values
+        return loss, q_values, td_errors
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """One gradient step on the Huber TD loss. Metrics stay tensors (no device sync)."""
+        """One gradient step on the Huber TD loss; new priorities from the TD errors under
+        prioritized replay. Metrics stay tensors (no device sync)."""
         c = self.config
         batch = Batch(*(t.to(self.device, non_blocking=True) for t in batch))
-        loss, q_values = self._loss_and_gradients(batch)
+        loss, q_values, td_errors = self._loss_and_gradients(batch)
         max_norm = c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self.q_network.parameters(), max_norm, foreach=True)
         self.optimizer.step()
         self.gradient_steps_done += 1
+        if c.prioritized_replay:
+            self.replay.update_priorities(batch.indices.cpu().numpy(), td_errors.cpu().numpy())
         return {
             "train/loss": loss.detach(),
             "train/q_mean": q_values.detach().mean(),
@@ -224,6 +302,8 @@ class DQNAgent:
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         tensors = {f"q_network.{k}": v for k, v in self.q_network.state_dict().items()}
         tensors |= {f"target_network.{k}": v for k, v in self.target_network.state_dict().items()}
+        if self.normalizer is not None:
+            tensors |= {f"obs_normalizer.{k}": v for k, v in self.normalizer.state_dict().items()}
         optimizer = self.optimizer.state_dict()
         for index, values in optimizer["state"].items():
             tensors |= {f"optimizer.{index}.{name}": value for name, value in values.items()}
@@ -250,6 +330,13 @@ class DQNAgent:
                         f"{list(value.shape)}: observation shape or action count differ"
                     )
             network.load_state_dict(saved)
+        if self.normalizer is not None:
+            saved = {k[len("obs_normalizer.") :]: v for k, v in tensors.items() if k.startswith("obs_normalizer.")}
+            if set(saved) != set(self.normalizer.state_dict()):
+                raise RlkitError(
+                    "the checkpoint has no observation statistics, but agent.normalize_observations is on"
+                )
+            self.normalizer.load_state_dict({k: torch.from_numpy(v) for k, v in saved.items()})
         optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optimizer."):

@@ -9,6 +9,11 @@ of gymnasium's FrameStackObservation, so rebuilt stacks equal the observations t
 (Dopamine's circular replay follows the same rules). Streams are per env, so no stack mixes
 frames of two envs or two episodes.
 
+Transitions of env e lie `num_envs` places apart (every `add` stores one per env), so n-step
+returns are summed along them when sampling, as in rlkit.replay; the observation is rebuilt at
+the window's first frame and the next observation at its last. Priorities, when prioritized
+replay is on, are the only storage added: one float64 leaf (and its tree node) per transition.
+
 Frames live in one uint8 tensor (on the GPU when the learner is there, so batches never cross
 the bus); the bookkeeping stays in numpy on the host.
 """
@@ -20,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rlkit.replay import Batch
+from rlkit.replay import Batch, make_sampler, n_step_windows
 
 
 class FrameReplay:
@@ -35,8 +40,12 @@ class FrameReplay:
         observation_shape: Sequence[int],
         device: torch.device | str = "cpu",
         seed: int = 0,
+        n_steps: int = 1,
+        gamma: float = 0.99,
+        prioritized: tuple[float, float] | None = None,
         margin: float = 1 / 32,
     ):
+        """`prioritized`: (α, eps) of proportional prioritized sampling; None samples uniformly."""
         self.stack, *frame_shape = observation_shape
         self.capacity = capacity
         self.num_envs = num_envs
@@ -56,7 +65,10 @@ class FrameReplay:
         self.truncated = np.zeros(capacity, dtype=np.bool_)
         self.position = 0
         self.size = 0
+        self.n_steps = n_steps
+        self.gamma = gamma
         self.rng = np.random.default_rng(seed)
+        self.sampler = make_sampler(capacity, self.rng, prioritized)
 
     def __len__(self) -> int:
         return self.size
@@ -64,7 +76,8 @@ class FrameReplay:
     def nbytes(self) -> int:
         """Bytes held by all arrays of the buffer."""
         host = [self.episode_position, self.written, self.current] + [getattr(self, name) for name in self.FIELDS]
-        return self.frames.numel() * self.frames.element_size() + sum(array.nbytes for array in host)
+        frames = self.frames.numel() * self.frames.element_size()
+        return frames + sum(array.nbytes for array in host) + self.sampler.nbytes()
 
     # ------------------------------------------------------------------ writing
 
@@ -129,6 +142,7 @@ class FrameReplay:
         self.truncated[places] = truncated
         self.position = int((self.position + self.num_envs) % self.capacity)
         self.size = min(self.size + self.num_envs, self.capacity)
+        self.sampler.added(places)
 
     # ------------------------------------------------------------------ reading
 
@@ -143,37 +157,50 @@ class FrameReplay:
         envs = self.transition_env[indices]
         return self.transition_frame[indices] - self.stack >= self.written[envs] - self.slots
 
-    def batch(self, indices: np.ndarray) -> Batch:
-        """The transitions at `indices` (in order of insertion, modulo capacity), stacks rebuilt."""
+    def batch(self, indices: np.ndarray, beta: float = 1.0) -> Batch:
+        """The transitions at `indices` (in order of insertion, modulo capacity) with their n-step
+        returns, stacks rebuilt."""
+        returns, last, discounts = n_step_windows(
+            indices, self.rewards, self.terminated, self.truncated, self.position, self.num_envs, self.n_steps, self.gamma
+        )
         envs = self.transition_env[indices]
-        newest = self.transition_frame[indices]
         rows = torch.as_tensor(envs, device=self.device)[:, None]
-        observations = self.frames[rows, torch.as_tensor(self._stack_indices(envs, newest - 1), device=self.device)]
-        next_observations = self.frames[rows, torch.as_tensor(self._stack_indices(envs, newest), device=self.device)]
+        first_frames = self._stack_indices(envs, self.transition_frame[indices] - 1)
+        last_frames = self._stack_indices(envs, self.transition_frame[last])
+        observations = self.frames[rows, torch.as_tensor(first_frames, device=self.device)]
+        next_observations = self.frames[rows, torch.as_tensor(last_frames, device=self.device)]
 
         def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array[indices]).to(self.device, non_blocking=True)
+            return torch.from_numpy(array).to(self.device, non_blocking=True)
 
         return Batch(
             observations,
-            tensor(self.actions),
-            tensor(self.rewards),
+            tensor(self.actions[indices]),
+            tensor(returns),
             next_observations,
-            tensor(self.terminated),
-            tensor(self.truncated),
+            tensor(self.terminated[last]),
+            tensor(self.truncated[last]),
+            tensor(discounts),
+            tensor(self.sampler.weights(indices, self.size, beta)),
+            tensor(indices.astype(np.int64)),
         )
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
-        indices = self.rng.integers(self.size, size=batch_size)
+        indices = self.sampler.sample(batch_size, self.size)
         invalid = ~self.valid(indices)
         while invalid.any():  # only when resets outgrew the frame margin; then those are lost
-            indices[invalid] = self.rng.integers(self.size, size=int(invalid.sum()))
+            self.sampler.exclude(indices[invalid])
+            indices[invalid] = self.sampler.sample(int(invalid.sum()), self.size)
             invalid = ~self.valid(indices)
         return indices
 
-    def sample(self, batch_size: int) -> Batch:
-        """A batch drawn uniformly, with replacement, from the stored transitions."""
-        return self.batch(self.sample_indices(batch_size))
+    def sample(self, batch_size: int, beta: float = 1.0) -> Batch:
+        """A batch drawn with replacement, uniformly or by priority (importance weights with
+        exponent `beta`)."""
+        return self.batch(self.sample_indices(batch_size), beta)
+
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+        self.sampler.update(indices, td_errors)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -187,7 +214,7 @@ class FrameReplay:
             "position": np.array(self.position),
             "size": np.array(self.size),
         }
-        return arrays
+        return arrays | self.sampler.state_arrays()
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         if arrays["frames"].shape != tuple(self.frames.shape):
@@ -196,4 +223,5 @@ class FrameReplay:
         for name in (*self.FIELDS, "episode_position", "written", "current"):
             getattr(self, name)[...] = arrays[name]
         self.position, self.size = int(arrays["position"]), int(arrays["size"])
+        self.sampler.load_state_arrays(arrays)
         self.current[:] = -1  # a resumed run restarts its episodes: the next stacks start afresh

@@ -2,7 +2,7 @@
 
 Metric names (stable; dashboards rely on them):
   rollout/episode_return, rollout/episode_length, rollout/episodes
-  train/epsilon, train/learning_rate, train/loss, train/q_mean, train/grad_norm, train/td_error
+  train/epsilon (or train/temperature), train/learning_rate, train/per_beta, train/loss, train/q_mean, train/grad_norm, train/td_error
   time/sps (environment steps per second), time/elapsed_s
   eval/return_mean, eval/return_std, eval/length_mean
 """
@@ -49,7 +49,7 @@ class Logger:
                 "rlkit": {
                     "return (training, evaluation)": ["Multiline", ["rollout/episode_return", "eval/return_mean"]],
                     "loss and Q": ["Multiline", ["train/loss", "train/q_mean", "train/td_error"]],
-                    "exploration and learning rate": ["Multiline", ["train/epsilon", "train/learning_rate"]],
+                    "exploration and learning rate": ["Multiline", ["train/epsilon", "train/temperature", "train/learning_rate"]],
                     "speed": ["Multiline", ["time/sps"]],
                 }
             }
@@ -94,6 +94,8 @@ class Logger:
             postfix["return"] = f"{np.mean(self.recent_returns):.2f}"
         if "train/epsilon" in values:
             postfix["eps"] = f"{values['train/epsilon']:.3f}"
+        if "train/temperature" in values:
+            postfix["temp"] = f"{values['train/temperature']:.3g}"
         self.bar.set_postfix(postfix, refresh=False)
         self.bar.update(step - self.last_step)
         self.last_step, self.last_time = step, now

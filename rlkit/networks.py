@@ -1,9 +1,10 @@
-"""Encoders (MLP, Nature DQN CNN) and the Q network built on them.
+"""Encoders (MLP, Nature DQN CNN), the Q network built on them, with a plain or a dueling
+head, and the weight initialisations.
 
-Initialisation: PyTorch's defaults for linear and convolutional layers (Kaiming-uniform with
-a = √5, i.e. weights and biases uniform in ±1/√fan_in), the initialisation with which SB3 and
-CleanRL report their DQN results, and a zero bias on the Q head, so initial Q values are small
-and centred on zero.
+Initialisation `default` keeps PyTorch's defaults for linear and convolutional layers
+(Kaiming-uniform with a = √5, i.e. weights and biases uniform in ±1/√fan_in), with which SB3 and
+CleanRL report their DQN results. The others set every weight and zero every bias. The head's
+biases always start at zero, so initial Q values are centred on zero.
 """
 
 from __future__ import annotations
@@ -70,6 +71,51 @@ class QNetwork(nn.Module):
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(observations))
 
+    def heads(self) -> list[nn.Linear]:
+        return [self.head]
+
+
+class DuelingQNetwork(nn.Module):
+    """An encoder followed by a value stream V(s) and an advantage stream A(s, a), combined as
+    Q(s, a) = V(s) + A(s, a) − mean_a' A(s, a') (Wang et al. 2016, eq. 9): the mean-subtracted
+    advantage makes V and A identifiable."""
+
+    def __init__(self, encoder: nn.Module, encoder_size: int, num_actions: int):
+        super().__init__()
+        self.encoder = encoder
+        self.value = nn.Linear(encoder_size, 1)
+        self.advantage = nn.Linear(encoder_size, num_actions)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(observations)
+        advantages = self.advantage(features)
+        return self.value(features) + advantages - advantages.mean(dim=1, keepdim=True)
+
+    def heads(self) -> list[nn.Linear]:
+        return [self.value, self.advantage]
+
+
+def initialize(network: QNetwork | DuelingQNetwork, scheme: str) -> None:
+    """Set the weights of every linear and convolutional layer by `scheme` (default keeps
+    PyTorch's), then zero the biases of the head(s)."""
+    heads = network.heads()
+    if scheme != "default":
+        for module in network.modules():
+            if not isinstance(module, (nn.Linear, nn.Conv2d)):
+                continue
+            is_head = any(module is head for head in heads)
+            if scheme == "kaiming":
+                nn.init.kaiming_normal_(module.weight, nonlinearity="linear" if is_head else "relu")
+            elif scheme == "xavier":
+                nn.init.xavier_uniform_(module.weight, gain=1.0 if is_head else nn.init.calculate_gain("relu"))
+            elif scheme == "orthogonal":
+                nn.init.orthogonal_(module.weight, gain=1.0 if is_head else nn.init.calculate_gain("relu"))
+            else:
+                raise ValueError(f"unknown init {scheme!r}; valid: default, kaiming, xavier, orthogonal")
+            nn.init.zeros_(module.bias)
+    for head in heads:
+        nn.init.zeros_(head.bias)
+
 
 def build_q_network(
     kind: str,
@@ -78,7 +124,9 @@ def build_q_network(
     net_arch: Sequence[int],
     encoder: str = "auto",
     num_states: int | None = None,
-) -> QNetwork:
+    dueling: bool = False,
+    init: str = "default",
+) -> QNetwork | DuelingQNetwork:
     """The Q network for an observation kind: Nature CNN for pixels, MLP for vectors, one-hot
     + MLP for discrete states. `encoder` overrides the choice ('mlp' or 'nature_cnn')."""
     if encoder == "auto":
@@ -100,6 +148,6 @@ def build_q_network(
         size = net_arch[-1] if net_arch else input_size
     else:
         raise ValueError(f"the mlp encoder needs vector or discrete observations, got {kind}")
-    network = QNetwork(body, size, num_actions)
-    nn.init.zeros_(network.head.bias)
+    network = (DuelingQNetwork if dueling else QNetwork)(body, size, num_actions)
+    initialize(network, init)
     return network

@@ -1,4 +1,5 @@
-"""Tabular Q-learning (Watkins 1989): a numpy Q-table, ε-greedy acting, α and ε schedules."""
+"""Tabular Q-learning (Watkins 1989): a numpy Q-table, ε-greedy or softmax acting, α and
+exploration schedules."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from rlkit.config import QLearningConfig
 from rlkit.errors import RlkitError
+from rlkit.exploration import boltzmann
 from rlkit.images import heatmap, policy_map
 from rlkit.transition import Transition
 
@@ -79,6 +81,8 @@ class QLearningAgent:
         return actions
 
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
+        if self.config.exploration == "softmax":
+            return boltzmann(self.q_table[observations], self.config.temperature_at(step, self.total_steps), self.rng)
         return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
 
     def greedy_actions(self, observations: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
@@ -106,7 +110,9 @@ class QLearningAgent:
         return pictures
 
     def schedule_values(self, step: int) -> dict[str, float]:
-        return {"train/epsilon": self.epsilon(step), "train/learning_rate": self.learning_rate(step)}
+        return self.config.exploration_metric(step, self.total_steps) | {
+            "train/learning_rate": self.learning_rate(step)
+        }
 
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         tensors = {"q_table": self.q_table}

@@ -1,4 +1,5 @@
-"""Experience replay: preallocated ring arrays, uniform sampling, batches as tensors."""
+"""Experience replay: preallocated ring arrays, uniform or prioritized sampling, one-step or
+n-step returns assembled when sampling, batches as tensors."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from rlkit.sampling import PrioritizedSampler, UniformSampler
 
 
 class Batch(NamedTuple):
@@ -18,11 +21,49 @@ class Batch(NamedTuple):
     next_observations: torch.Tensor
     terminated: torch.Tensor
     truncated: torch.Tensor
+    discounts: torch.Tensor  # γ^m for a return of m rewards: what multiplies the bootstrap value
+    weights: torch.Tensor  # importance weights (all 1 under uniform sampling)
+    indices: torch.Tensor  # where the transitions are stored, to update their priorities
+
+
+def n_step_windows(
+    indices: np.ndarray,
+    rewards: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    position: int,
+    stride: int,
+    n_steps: int,
+    gamma: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n-step returns R = Σ_{k<m} γ^k r_{t+k}, the index of each window's last transition and γ^m.
+
+    `rewards`, `terminated` and `truncated` are a ring's arrays, written next at `position`;
+    transitions of one env lie `stride` places apart. A window has m ≤ n_steps rewards: it
+    stops after the first episode end (terminated or truncated, whose flags the last transition
+    then carries) and at the newest stored transition of its env."""
+    capacity = len(rewards)
+    newer = (position - 1 - indices) % capacity  # transitions stored after each index
+    ends = terminated | truncated
+    returns = np.zeros(len(indices), dtype=np.float64)
+    last = np.array(indices)
+    counts = np.zeros(len(indices), dtype=np.int64)
+    open_window = np.ones(len(indices), dtype=bool)
+    for k in range(n_steps):
+        open_window &= k * stride <= newer
+        current = (indices + k * stride) % capacity
+        returns += np.where(open_window, gamma**k * rewards[current], 0.0)
+        last = np.where(open_window, current, last)
+        counts += open_window
+        open_window &= ~ends[current]
+    return returns.astype(np.float32), last, (gamma**counts).astype(np.float32)
 
 
 class ReplayBuffer:
     """A circular buffer of transitions. Pixels stay uint8; `terminated` and `truncated` are
-    kept apart so that a time-limit truncation still bootstraps."""
+    kept apart so that a time-limit truncation still bootstraps. `add` stores one transition
+    per env, so an env's transitions lie `num_envs` places apart, and n-step returns are summed
+    along them when sampling."""
 
     FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated", "truncated")
 
@@ -33,9 +74,17 @@ class ReplayBuffer:
         observation_dtype: np.dtype,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        num_envs: int = 1,
+        n_steps: int = 1,
+        gamma: float = 0.99,
+        prioritized: tuple[float, float] | None = None,
     ):
+        """`prioritized`: (α, eps) of proportional prioritized sampling; None samples uniformly."""
         self.capacity = capacity
         self.device = torch.device(device)
+        self.num_envs = num_envs
+        self.n_steps = n_steps
+        self.gamma = gamma
         self.observations = np.zeros((capacity, *observation_shape), dtype=observation_dtype)
         self.next_observations = np.zeros_like(self.observations)
         self.actions = np.zeros(capacity, dtype=np.int64)
@@ -45,6 +94,7 @@ class ReplayBuffer:
         self.position = 0
         self.size = 0
         self.rng = np.random.default_rng(seed)
+        self.sampler = make_sampler(capacity, self.rng, prioritized)
 
     def __len__(self) -> int:
         return self.size
@@ -60,6 +110,8 @@ class ReplayBuffer:
     ) -> None:
         """Store one transition per env (arrays with the env count as first dimension)."""
         count = len(actions)
+        if self.n_steps > 1 and count != self.num_envs:
+            raise ValueError(f"n-step replay stores one transition per env: got {count}, num_envs is {self.num_envs}")
         slots = (self.position + np.arange(count)) % self.capacity
         self.observations[slots] = observations
         self.actions[slots] = actions
@@ -69,28 +121,46 @@ class ReplayBuffer:
         self.truncated[slots] = truncated
         self.position = int((self.position + count) % self.capacity)
         self.size = min(self.size + count, self.capacity)
+        self.sampler.added(slots)
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
-        return self.rng.integers(self.size, size=batch_size)
+        return self.sampler.sample(batch_size, self.size)
 
-    def batch(self, indices: np.ndarray) -> Batch:
-        """The transitions at `indices`, as tensors on the buffer's device."""
+    def batch(self, indices: np.ndarray, beta: float = 1.0) -> Batch:
+        """The transitions at `indices` with their n-step returns, as tensors on the buffer's device."""
+        returns, last, discounts = n_step_windows(
+            indices, self.rewards, self.terminated, self.truncated, self.position, self.num_envs, self.n_steps, self.gamma
+        )
 
         def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array[indices]).to(self.device, non_blocking=True)
+            return torch.from_numpy(array).to(self.device, non_blocking=True)
 
-        return Batch(*(tensor(getattr(self, name)) for name in self.FIELDS))
+        return Batch(
+            tensor(self.observations[indices]),
+            tensor(self.actions[indices]),
+            tensor(returns),
+            tensor(self.next_observations[last]),
+            tensor(self.terminated[last]),
+            tensor(self.truncated[last]),
+            tensor(discounts),
+            tensor(self.sampler.weights(indices, self.size, beta)),
+            tensor(indices.astype(np.int64)),
+        )
 
-    def sample(self, batch_size: int) -> Batch:
-        """A batch drawn uniformly, with replacement, from the stored transitions."""
-        return self.batch(self.sample_indices(batch_size))
+    def sample(self, batch_size: int, beta: float = 1.0) -> Batch:
+        """A batch drawn with replacement, uniformly or by priority (importance weights with
+        exponent `beta`)."""
+        return self.batch(self.sample_indices(batch_size), beta)
+
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+        self.sampler.update(indices, td_errors)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """The stored transitions and the write position, for a checkpoint (the sampling RNG's
-        state travels in the agent's JSON)."""
+        """The stored transitions, the write position and any priorities, for a checkpoint (the
+        sampling RNG's state travels in the agent's JSON)."""
         arrays = {name: getattr(self, name)[: self.size] for name in self.FIELDS}
         arrays["position"] = np.array(self.position)
-        return arrays
+        return arrays | self.sampler.state_arrays()
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         size = len(arrays["actions"])
@@ -105,3 +175,13 @@ class ReplayBuffer:
             target[:size] = arrays[name]
         self.size = size
         self.position = int(arrays["position"])
+        self.sampler.load_state_arrays(arrays)
+
+
+def make_sampler(
+    capacity: int, rng: np.random.Generator, prioritized: tuple[float, float] | None
+) -> UniformSampler | PrioritizedSampler:
+    """Uniform sampling, or proportional prioritized sampling with (α, eps)."""
+    if prioritized is None:
+        return UniformSampler(capacity, rng)
+    return PrioritizedSampler(capacity, rng, *prioritized)

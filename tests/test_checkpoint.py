@@ -268,12 +268,28 @@ def _weights(run: Path) -> dict[str, np.ndarray]:
     return load_file(str(checkpoint.find(run) / "tensors.safetensors"))
 
 
-@pytest.mark.parametrize("agent", ["dqn", "qlearning"])
+ALL_SWITCHES = [
+    "dueling=true",
+    "n_steps=3",
+    "prioritized_replay=true",
+    "double_q=true",
+    "normalize_observations=true",
+    "optimizer=rmsprop",
+    "exploration=softmax",
+    "init=orthogonal",
+]
+
+
+@pytest.mark.parametrize("agent", ["dqn", "qlearning", "dqn-all-switches"])
 def test_resume_gives_the_same_weights_as_a_straight_run(cli, tmp_path, agent):
     # The noise env's episodes last 10 steps, so step 100 is an episode boundary (see noise_env.py);
     # Taxi is not, so for the Q-table only the learner's state is compared, after a boundary-free resume.
     env = NOISE
     extra = ["--set", "save_replay=true", "--set", "exploration_fraction=0.8", "--set", "lr_schedule=linear"]
+    all_switches = agent == "dqn-all-switches"  # then priorities and observation statistics travel too
+    if all_switches:
+        agent = "dqn"
+        extra += [item for switch in ALL_SWITCHES for item in ("--set", switch)]
     if agent == "qlearning":
         extra = [
             "--set",
@@ -296,6 +312,10 @@ def test_resume_gives_the_same_weights_as_a_straight_run(cli, tmp_path, agent):
     assert code == 0, err
     a, b = _weights(straight), _weights(halves)
     assert a.keys() == b.keys()
+    if all_switches:
+        assert "obs_normalizer.mean" in a and "q_network.advantage.weight" in a
+        with np.load(checkpoint.find(halves) / "replay.npz") as replay:
+            assert replay["priorities"].max() > 0
     for name in a:
         if not name.startswith("rng."):
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)

@@ -21,7 +21,7 @@ def test_td_target_terminated_truncated_and_ongoing():
     rewards = torch.tensor([1.0, 1.0, 1.0])
     terminated = torch.tensor([True, False, False])  # second is a truncation, third ongoing: both bootstrap
     next_q_target = torch.tensor([[5.0, 2.0], [5.0, 2.0], [1.0, 3.0]])
-    targets = td_target(rewards, terminated, next_q_target, gamma=0.5)
+    targets = td_target(rewards, terminated, next_q_target, discounts=0.5)
     torch.testing.assert_close(targets, torch.tensor([1.0, 1.0 + 0.5 * 5.0, 1.0 + 0.5 * 3.0]))
 
 

@@ -30,9 +30,9 @@ def transitions():
     return list(_rollout(num_envs=3, steps=400))
 
 
-def _fill(transitions, capacity, num_envs):
-    naive = ReplayBuffer(capacity, [4, 84, 84], np.uint8)
-    lean = FrameReplay(capacity, num_envs, [4, 84, 84])
+def _fill(transitions, capacity, num_envs, n_steps=1, prioritized=None):
+    naive = ReplayBuffer(capacity, [4, 84, 84], np.uint8, num_envs=num_envs, n_steps=n_steps, prioritized=prioritized)
+    lean = FrameReplay(capacity, num_envs, [4, 84, 84], n_steps=n_steps, prioritized=prioritized)
     for transition in transitions:
         naive.add(*transition)
         lean.add(*transition)
@@ -61,6 +61,19 @@ def test_same_batches_after_wrap_around(transitions):
     _assert_same(naive, lean, indices)
 
 
+@pytest.mark.parametrize("capacity", [3 * 400, 150])
+def test_n_step_prioritized_batches_match_a_buffer_of_full_stacks(transitions, capacity):
+    naive, lean = _fill(transitions, capacity, num_envs=3, n_steps=3, prioritized=(0.6, 1e-6))
+    _assert_same(naive, lean, np.arange(len(naive)))
+    td_errors = np.random.default_rng(1).exponential(size=len(naive))
+    for buffer in (naive, lean):
+        buffer.update_priorities(np.arange(len(naive)), td_errors)
+    expected, actual = naive.sample(64, beta=0.5), lean.sample(64, beta=0.5)
+    for name, a, b in zip(expected._fields, expected, actual):
+        assert torch.equal(a, b), name
+    assert (actual.discounts < 0.99**2).any() and (actual.weights < 1).any()  # real windows and weights
+
+
 def test_first_stack_of_an_episode_is_padded_with_its_first_frame(transitions):
     _, lean = _fill(transitions[:1], capacity=30, num_envs=3)
     observations = lean.batch(np.arange(3)).observations
@@ -80,3 +93,11 @@ def test_sampled_batches_match_and_are_uniform(transitions):
 def test_bytes_per_transition_is_about_one_frame():
     lean = FrameReplay(1_000_000, 8, [4, 84, 84], device="meta")
     assert lean.nbytes() / 1_000_000 <= 7_500
+
+
+def test_prioritized_replay_adds_only_the_priority_tree():
+    uniform = FrameReplay(1_000_000, 8, [4, 84, 84], device="meta")
+    prioritized = FrameReplay(1_000_000, 8, [4, 84, 84], device="meta", n_steps=3, prioritized=(0.6, 1e-6))
+    extra = prioritized.nbytes() - uniform.nbytes()
+    assert extra == 2 * 2**20 * 8  # float64 leaves and inner sums of a tree over 2^20 ≥ 10^6 slots
+    assert extra / 1_000_000 < 17
