@@ -44,7 +44,6 @@ def n_step_windows(
     then carries) and at the newest stored transition of its env."""
     capacity = len(rewards)
     newer = (position - 1 - indices) % capacity  # transitions stored after each index
-    ends = terminated | truncated
     returns = np.zeros(len(indices), dtype=np.float64)
     last = np.array(indices)
     counts = np.zeros(len(indices), dtype=np.int64)
@@ -55,7 +54,7 @@ def n_step_windows(
         returns += np.where(open_window, gamma**k * rewards[current], 0.0)
         last = np.where(open_window, current, last)
         counts += open_window
-        open_window &= ~ends[current]
+        open_window &= ~(terminated[current] | truncated[current])
     return returns.astype(np.float32), last, (gamma**counts).astype(np.float32)
 
 

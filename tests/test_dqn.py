@@ -190,10 +190,14 @@ def test_state_round_trip_restores_networks_optimizer_and_counters():
     assert other.gradient_steps_done == agent.gradient_steps_done == 7  # none at step 1: fewer transitions than a batch
 
 
-@pytest.mark.parametrize(("double_q", "num_envs"), [(False, 1), (True, 4)])
-def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q, num_envs):
+@pytest.mark.parametrize(
+    ("double_q", "num_envs", "switches"),
+    [(False, 1, []), (True, 4, []), (False, 2, ["n_steps=3", "prioritized_replay=true", "dueling=true"])],
+)
+def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q, num_envs, switches):
     code, _, _ = cli(
         "train",
+        *[item for switch in switches for item in ("--set", switch)],
         "--agent",
         "dqn-atari",
         "--env",

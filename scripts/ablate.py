@@ -1,0 +1,166 @@
+"""Ablation of the DQN family: plain DQN, each improvement alone, and all of them together.
+
+Trains the `dqn` preset on each env (with the env preset's [tuned.dqn] values) once per variant
+and seed, then writes into --out:
+  ablation.png   the greedy evaluation return against env steps, mean over seeds with a 95%
+                 bootstrap band, one panel per env;
+  ablation.md    a table per env: final return (mean and IQM over seeds, 95% bootstrap
+                 intervals) and the env steps until the greedy evaluation first reached the env's
+                 reward_threshold (median over the seeds that reached it, and how many did);
+  ablation.json  the same numbers, and every run's final return.
+Each run is an ordinary run folder (out/<env>/<variant>/seed-<n>), so `rlkit plot` and
+`rlkit board` read them too.
+
+    python scripts/ablate.py --out ablation --seeds 1-5 --steps 50000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from rlkit.config import build_config
+from rlkit.errors import RlkitError
+from rlkit.plot import bootstrap_interval, draw, find_runs, iqm, read_curve
+from rlkit.seeds import parse_seeds
+from rlkit.trainer import Run
+
+SWITCHES = {
+    "double_q": ["double_q=true"],
+    "dueling": ["dueling=true"],
+    "n_steps=3": ["n_steps=3"],
+    "prioritized": ["prioritized_replay=true"],
+}
+VARIANTS = {"plain": [], **SWITCHES, "all": [s for switch in SWITCHES.values() for s in switch]}
+
+
+def _train(env: str, variant: str, seed: int, steps: int, eval_interval: int, folder: Path) -> float:
+    overrides = [f"eval_interval={eval_interval}", "eval_episodes=10", "final_eval_episodes=20", *VARIANTS[variant]]
+    config = build_config("dqn", env, steps, seed, overrides)
+    start = time.perf_counter()
+    Run(config, progress=False).train(folder)
+    return time.perf_counter() - start
+
+
+def _steps_to_threshold(run: Path, threshold: float) -> int | None:
+    steps, values = read_curve(run, "eval/return_mean")
+    reached = np.flatnonzero(values >= threshold)
+    return int(steps[reached[0]]) if len(reached) else None
+
+
+def summarize(out: Path, envs: list[str], variants: list[str]) -> dict:
+    """The table's numbers for every env and variant, from the runs' event files."""
+    summary: dict = {}
+    for env in envs:
+        config = json.loads(next((out / env).rglob("config.json")).read_text())
+        env_id = config["env"]["id"]
+        threshold = gym.spec(env_id).reward_threshold
+        rows = {}
+        for variant in variants:
+            runs = find_runs(out / env / variant)
+            finals = np.array([read_curve(run, "eval/return_mean")[1][-1] for run in runs])
+            solved = [s for s in (_steps_to_threshold(run, threshold) for run in runs) if s is not None]
+            rows[variant] = {
+                "seeds": len(runs),
+                "final_mean": float(finals.mean()),
+                "final_mean_ci": bootstrap_interval(finals, np.mean),
+                "final_iqm": iqm(finals),
+                "final_iqm_ci": bootstrap_interval(finals, iqm),
+                "solved": len(solved),
+                "median_steps_to_threshold": float(np.median(solved)) if solved else None,
+                "finals": finals.tolist(),
+            }
+        summary[env] = {"env_id": env_id, "threshold": threshold, "variants": rows}
+    return summary
+
+
+def markdown(summary: dict, steps: int) -> str:
+    lines = []
+    for env, table in summary.items():
+        lines += [
+            f"**{table['env_id']}** ({steps:,} steps; threshold {table['threshold']:g})",
+            "",
+            "| variant | final return, mean [95% CI] | IQM [95% CI] | seeds reaching the threshold | median steps to it |",
+            "|---|---|---|---|---|",
+        ]
+        for variant, row in table["variants"].items():
+            low, high = row["final_mean_ci"]
+            iqm_low, iqm_high = row["final_iqm_ci"]
+            median = row["median_steps_to_threshold"]
+            lines.append(
+                f"| {variant} | {row['final_mean']:.1f} [{low:.1f}, {high:.1f}] | {row['final_iqm']:.1f} "
+                f"[{iqm_low:.1f}, {iqm_high:.1f}] | {row['solved']}/{row['seeds']} | "
+                f"{f'{median:,.0f}' if median is not None else '—'} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def figure(out: Path, envs: list[str], variants: list[str]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(envs), figsize=(6.5 * len(envs), 4.5), squeeze=False)
+    for env, ax in zip(envs, axes[0]):
+        draw([out / env / variant for variant in variants], "eval/return_mean", ax)
+    fig.tight_layout()
+    path = out / "ablation.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="a new folder for the runs, figure and tables")
+    parser.add_argument("--envs", nargs="+", default=["cartpole", "acrobot"], help="env presets or gymnasium ids")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", default="1-5", help="e.g. 1-5 or 6,7,8")
+    parser.add_argument("--steps", type=int, default=50_000, help="env steps per run")
+    parser.add_argument("--eval-interval", type=int, default=5_000, help="greedy evaluation every this many steps")
+    parser.add_argument("--workers", type=int, default=2, help="runs trained in parallel (one torch thread each)")
+    parser.add_argument("--summarize-only", action="store_true", help="only redraw and retabulate existing runs")
+    args = parser.parse_args(argv)
+    try:
+        seeds = parse_seeds(args.seeds)
+        if args.steps < 1 or args.eval_interval < 1 or args.workers < 1:
+            raise RlkitError("--steps, --eval-interval and --workers must be 1 or more")
+        if not args.summarize_only:
+            if args.out.exists():
+                raise RlkitError(f"--out {args.out}: exists; give a new folder (runs are never overwritten)")
+            for env in args.envs:
+                build_config("dqn", env, args.steps, seeds[0], VARIANTS["all"])  # bad env: fail before any run
+            jobs = []
+            for env in args.envs:
+                for variant in args.variants:
+                    for seed in seeds:
+                        folder = args.out / env / variant / f"seed-{seed}"
+                        folder.mkdir(parents=True)
+                        jobs.append((env, variant, seed, args.steps, args.eval_interval, folder))
+            start = time.perf_counter()
+            with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+                seconds = pool.starmap(_train, jobs)
+            print(f"{len(jobs)} runs in {time.perf_counter() - start:.0f} s (median {np.median(seconds):.0f} s per run)")
+        summary = summarize(args.out, args.envs, args.variants)
+        (args.out / "ablation.json").write_text(json.dumps({"steps": args.steps, "seeds": seeds, **summary}, indent=1))
+        table = markdown(summary, args.steps)
+        (args.out / "ablation.md").write_text(table)
+        print(table)
+        print(f"figure: {figure(args.out, args.envs, args.variants)}")
+    except RlkitError as error:
+        print(f"ablate.py: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
