@@ -333,9 +333,7 @@ class DQNAgent:
         if self.normalizer is not None:
             saved = {k[len("obs_normalizer.") :]: v for k, v in tensors.items() if k.startswith("obs_normalizer.")}
             if set(saved) != set(self.normalizer.state_dict()):
-                raise RlkitError(
-                    "the checkpoint has no observation statistics, but agent.normalize_observations is on"
-                )
+                raise RlkitError("the checkpoint has no observation statistics, but agent.normalize_observations is on")
             self.normalizer.load_state_dict({k: torch.from_numpy(v) for k, v in saved.items()})
         optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():

@@ -161,7 +161,14 @@ class FrameReplay:
         """The transitions at `indices` (in order of insertion, modulo capacity) with their n-step
         returns, stacks rebuilt."""
         returns, last, discounts = n_step_windows(
-            indices, self.rewards, self.terminated, self.truncated, self.position, self.num_envs, self.n_steps, self.gamma
+            indices,
+            self.rewards,
+            self.terminated,
+            self.truncated,
+            self.position,
+            self.num_envs,
+            self.n_steps,
+            self.gamma,
         )
         envs = self.transition_env[indices]
         rows = torch.as_tensor(envs, device=self.device)[:, None]

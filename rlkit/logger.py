@@ -49,7 +49,10 @@ class Logger:
                 "rlkit": {
                     "return (training, evaluation)": ["Multiline", ["rollout/episode_return", "eval/return_mean"]],
                     "loss and Q": ["Multiline", ["train/loss", "train/q_mean", "train/td_error"]],
-                    "exploration and learning rate": ["Multiline", ["train/epsilon", "train/temperature", "train/learning_rate"]],
+                    "exploration and learning rate": [
+                        "Multiline",
+                        ["train/epsilon", "train/temperature", "train/learning_rate"],
+                    ],
                     "speed": ["Multiline", ["time/sps"]],
                 }
             }

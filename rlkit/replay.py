@@ -128,7 +128,14 @@ class ReplayBuffer:
     def batch(self, indices: np.ndarray, beta: float = 1.0) -> Batch:
         """The transitions at `indices` with their n-step returns, as tensors on the buffer's device."""
         returns, last, discounts = n_step_windows(
-            indices, self.rewards, self.terminated, self.truncated, self.position, self.num_envs, self.n_steps, self.gamma
+            indices,
+            self.rewards,
+            self.terminated,
+            self.truncated,
+            self.position,
+            self.num_envs,
+            self.n_steps,
+            self.gamma,
         )
 
         def tensor(array: np.ndarray) -> torch.Tensor:

@@ -83,7 +83,7 @@ def summarize(out: Path, envs: list[str], variants: list[str]) -> dict:
 
 def markdown(summary: dict, steps: int) -> str:
     lines = []
-    for env, table in summary.items():
+    for table in summary.values():
         lines += [
             f"**{table['env_id']}** ({steps:,} steps; threshold {table['threshold']:g})",
             "",
@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
                 seconds = pool.starmap(_train, jobs)
-            print(f"{len(jobs)} runs in {time.perf_counter() - start:.0f} s (median {np.median(seconds):.0f} s per run)")
+            print(
+                f"{len(jobs)} runs in {time.perf_counter() - start:.0f} s (median {np.median(seconds):.0f} s per run)"
+            )
         summary = summarize(args.out, args.envs, args.variants)
         (args.out / "ablation.json").write_text(json.dumps({"steps": args.steps, "seeds": seeds, **summary}, indent=1))
         table = markdown(summary, args.steps)
