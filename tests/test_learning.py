@@ -41,3 +41,9 @@ def test_cartpole_dqn(tmp_path):
 def test_acrobot_dqn(tmp_path):
     result = _final_eval(tmp_path, "dqn", "acrobot", "final_eval_episodes=20", seed=1)
     assert result["return_mean"] >= -100
+
+
+def test_cartpole_dqn_with_every_family_switch(tmp_path):
+    switches = ["double_q=true", "dueling=true", "n_steps=3", "prioritized_replay=true"]
+    result = _final_eval(tmp_path, "dqn", "cartpole", "final_eval_episodes=20", *switches, steps=50_000, seed=1)
+    assert result["step"] == 50_000 and result["return_mean"] >= 475
