@@ -42,6 +42,8 @@ def n_step_windows(
     transitions of one env lie `stride` places apart. A window has m ≤ n_steps rewards: it
     stops after the first episode end (terminated or truncated, whose flags the last transition
     then carries) and at the newest stored transition of its env."""
+    if n_steps == 1:  # every window is its own transition
+        return rewards[indices], indices, np.full(len(indices), gamma, dtype=np.float32)
     capacity = len(rewards)
     newer = (position - 1 - indices) % capacity  # transitions stored after each index
     returns = np.zeros(len(indices), dtype=np.float64)
