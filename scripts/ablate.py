@@ -147,8 +147,11 @@ def main(argv: list[str] | None = None) -> int:
                         folder.mkdir(parents=True)
                         jobs.append((env, variant, seed, args.steps, args.eval_interval, folder))
             start = time.perf_counter()
-            with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-                seconds = pool.starmap(_train, jobs)
+            if args.workers == 1:
+                seconds = [_train(*job) for job in jobs]
+            else:
+                with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+                    seconds = pool.starmap(_train, jobs)
             print(
                 f"{len(jobs)} runs in {time.perf_counter() - start:.0f} s (median {np.median(seconds):.0f} s per run)"
             )

@@ -1,0 +1,45 @@
+"""scripts/ablate.py on a tiny budget: runs, table numbers from the runs, and a refused --out."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ablate.py"
+
+
+@pytest.fixture(scope="module")
+def ablate():
+    spec = importlib.util.spec_from_file_location("ablate", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ablation_tables_come_from_the_runs(ablate, tmp_path, capsys):
+    out = tmp_path / "ablation"
+    args = ["--out", out, "--envs", "cartpole", "--variants", "plain", "all", "--seeds", "1-2"]
+    code = ablate.main([str(a) for a in [*args, "--steps", "1200", "--eval-interval", "600", "--workers", "1"]])
+    assert code == 0
+    summary = json.loads((out / "ablation.json").read_text())
+    rows = summary["cartpole"]["variants"]
+    assert summary["cartpole"]["threshold"] == 475 and set(rows) == {"plain", "all"}
+    for variant, row in rows.items():
+        finals = [json.loads((out / "cartpole" / variant / f"seed-{s}" / "eval.json").read_text()) for s in (1, 2)]
+        np.testing.assert_allclose(row["finals"], [f["return_mean"] for f in finals], rtol=1e-6)
+        assert row["final_mean"] == pytest.approx(np.mean(row["finals"]))
+        assert row["solved"] == 0 and row["median_steps_to_threshold"] is None  # 1,200 steps solve nothing
+    config = json.loads((out / "cartpole" / "all" / "seed-1" / "config.json").read_text())["agent"]
+    assert (config["double_q"], config["dueling"], config["n_steps"], config["prioritized_replay"]) == (
+        True,
+        True,
+        3,
+        True,
+    )
+    assert (out / "ablation.png").stat().st_size > 0
+    assert "| plain |" in (out / "ablation.md").read_text()
+    capsys.readouterr()
+    assert ablate.main(["--out", str(out)]) == 2  # never overwrites a finished ablation
+    assert "exists" in capsys.readouterr().err
