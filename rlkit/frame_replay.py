@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rlkit.replay import Batch, make_sampler, n_step_windows
+from rlkit.replay import Batch, assemble_batch, make_sampler
 
 
 class FrameReplay:
@@ -160,37 +160,17 @@ class FrameReplay:
     def batch(self, indices: np.ndarray, beta: float = 1.0) -> Batch:
         """The transitions at `indices` (in order of insertion, modulo capacity) with their n-step
         returns, stacks rebuilt."""
-        returns, last, discounts = n_step_windows(
-            indices,
-            self.rewards,
-            self.terminated,
-            self.truncated,
-            self.position,
-            self.num_envs,
-            self.n_steps,
-            self.gamma,
-        )
-        envs = self.transition_env[indices]
+        return assemble_batch(self, indices, beta, self._stacks)
+
+    def _stacks(self, first: np.ndarray, last: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The observation before transition `first` and the next observation after `last`
+        (transitions of the same env), rebuilt from the frames."""
+        envs = self.transition_env[first]
         rows = torch.as_tensor(envs, device=self.device)[:, None]
-        first_frames = self._stack_indices(envs, self.transition_frame[indices] - 1)
+        first_frames = self._stack_indices(envs, self.transition_frame[first] - 1)
         last_frames = self._stack_indices(envs, self.transition_frame[last])
         observations = self.frames[rows, torch.as_tensor(first_frames, device=self.device)]
-        next_observations = self.frames[rows, torch.as_tensor(last_frames, device=self.device)]
-
-        def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array).to(self.device, non_blocking=True)
-
-        return Batch(
-            observations,
-            tensor(self.actions[indices]),
-            tensor(returns),
-            next_observations,
-            tensor(self.terminated[last]),
-            tensor(self.truncated[last]),
-            tensor(discounts),
-            tensor(self.sampler.weights(indices, self.size, beta)),
-            tensor(indices.astype(np.int64)),
-        )
+        return observations, self.frames[rows, torch.as_tensor(last_frames, device=self.device)]
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
         indices = self.sampler.sample(batch_size, self.size)

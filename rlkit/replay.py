@@ -3,8 +3,8 @@ n-step returns assembled when sampling, batches as tensors."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -129,30 +129,14 @@ class ReplayBuffer:
 
     def batch(self, indices: np.ndarray, beta: float = 1.0) -> Batch:
         """The transitions at `indices` with their n-step returns, as tensors on the buffer's device."""
-        returns, last, discounts = n_step_windows(
+        return assemble_batch(
+            self,
             indices,
-            self.rewards,
-            self.terminated,
-            self.truncated,
-            self.position,
-            self.num_envs,
-            self.n_steps,
-            self.gamma,
-        )
-
-        def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array).to(self.device, non_blocking=True)
-
-        return Batch(
-            tensor(self.observations[indices]),
-            tensor(self.actions[indices]),
-            tensor(returns),
-            tensor(self.next_observations[last]),
-            tensor(self.terminated[last]),
-            tensor(self.truncated[last]),
-            tensor(discounts),
-            tensor(self.sampler.weights(indices, self.size, beta)),
-            tensor(indices.astype(np.int64)),
+            beta,
+            lambda first, last: (
+                to_device(self.observations[first], self.device),
+                to_device(self.next_observations[last], self.device),
+            ),
         )
 
     def sample(self, batch_size: int, beta: float = 1.0) -> Batch:
@@ -184,6 +168,45 @@ class ReplayBuffer:
         self.size = size
         self.position = int(arrays["position"])
         self.sampler.load_state_arrays(arrays)
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(array).to(device, non_blocking=True)
+
+
+def assemble_batch(
+    buffer: Any,
+    indices: np.ndarray,
+    beta: float,
+    observations_at: Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, torch.Tensor]],
+) -> Batch:
+    """The Batch of the transitions at `indices` of either replay kind (ReplayBuffer,
+    FrameReplay): n-step returns along each env's transitions, importance weights, and the
+    observations that `observations_at(first, last)` gives for each window's first and last
+    transition."""
+    returns, last, discounts = n_step_windows(
+        indices,
+        buffer.rewards,
+        buffer.terminated,
+        buffer.truncated,
+        buffer.position,
+        buffer.num_envs,
+        buffer.n_steps,
+        buffer.gamma,
+    )
+    observations, next_observations = observations_at(indices, last)
+    device = buffer.device
+    return Batch(
+        observations,
+        to_device(buffer.actions[indices], device),
+        to_device(returns, device),
+        next_observations,
+        to_device(buffer.terminated[last], device),
+        to_device(buffer.truncated[last], device),
+        to_device(discounts, device),
+        to_device(buffer.sampler.weights(indices, buffer.size, beta), device),
+        to_device(indices.astype(np.int64), device),
+    )
 
 
 def make_sampler(
