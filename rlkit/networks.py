@@ -1,5 +1,6 @@
-"""Encoders (MLP, Nature DQN CNN), the Q network built on them, with a plain or a dueling
-head, and the weight initialisations.
+"""Encoders (MLP, Nature DQN CNN), the Q network built on them, plain or dueling (Wang et
+al. 2016: the last hidden layer split into a value and an advantage stream), and the weight
+initialisations.
 
 Initialisation `default` keeps PyTorch's defaults for linear and convolutional layers
 (Kaiming-uniform with a = √5, i.e. weights and biases uniform in ±1/√fan_in), with which SB3 and
@@ -10,6 +11,7 @@ biases always start at zero, so initial Q values are centred on zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -35,11 +37,15 @@ def mlp(input_size: int, hidden_sizes: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+NATURE_FEATURES = 512  # units of the Nature CNN's fully connected layer
+
+
 class NatureCNN(nn.Module):
     """The convolutional torso of Mnih et al. 2015: 32×8×8/4, 64×4×4/2, 64×3×3/1, then a
-    fully connected layer. Takes uint8 frames (C×H×W) and scales them to [0, 1] itself."""
+    fully connected layer of `features` units (none if None: the flattened convolutions).
+    Takes uint8 frames (C×H×W) and scales them to [0, 1] itself."""
 
-    def __init__(self, observation_shape: Sequence[int], features: int = 512):
+    def __init__(self, observation_shape: Sequence[int], features: int | None = NATURE_FEATURES):
         super().__init__()
         channels = observation_shape[0]
         self.convolutions = nn.Sequential(
@@ -53,8 +59,12 @@ class NatureCNN(nn.Module):
         )
         with torch.no_grad():
             flat_size = self.convolutions(torch.zeros(1, *observation_shape)).shape[1]
-        self.linear = nn.Sequential(nn.Linear(flat_size, features), nn.ReLU())
-        self.output_size = features
+        if features is None:
+            self.linear: nn.Module = nn.Identity()
+            self.output_size = flat_size
+        else:
+            self.linear = nn.Sequential(nn.Linear(flat_size, features), nn.ReLU())
+            self.output_size = features
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.linear(self.convolutions(frames.float() / 255.0))
@@ -75,24 +85,72 @@ class QNetwork(nn.Module):
         return [self.head]
 
 
-class DuelingQNetwork(nn.Module):
-    """An encoder followed by a value stream V(s) and an advantage stream A(s, a), combined as
-    Q(s, a) = V(s) + A(s, a) − mean_a' A(s, a') (Wang et al. 2016, eq. 9): the mean-subtracted
-    advantage makes V and A identifiable."""
+class _ScaleGradient(torch.autograd.Function):
+    """Identity forward; the backward multiplies the incoming gradient by `scale`."""
 
-    def __init__(self, encoder: nn.Module, encoder_size: int, num_actions: int):
+    @staticmethod
+    def forward(ctx: Any, inputs: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return inputs.view_as(inputs)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad_output * ctx.scale, None
+
+
+def scale_gradient(inputs: torch.Tensor, scale: float) -> torch.Tensor:
+    """`inputs` unchanged, with the gradient flowing back through them multiplied by `scale`."""
+    return _ScaleGradient.apply(inputs, scale)
+
+
+def stream(input_size: int, hidden_sizes: Sequence[int], output_size: int) -> nn.Sequential:
+    """Linear + ReLU hidden layers, then a linear output layer, in one flat Sequential (its
+    output layer is the last module)."""
+    hidden = mlp(input_size, hidden_sizes)
+    return nn.Sequential(*hidden, nn.Linear(hidden_sizes[-1] if hidden_sizes else input_size, output_size))
+
+
+class DuelingQNetwork(nn.Module):
+    """The dueling architecture of Wang et al. 2016: a shared trunk, then a value stream V(s)
+    and an advantage stream A(s, a), each with its own hidden layer, combined as
+    Q(s, a) = V(s) + A(s, a) − mean_a' A(s, a') (eq. 9): the mean-subtracted advantage makes V
+    and A identifiable.
+
+    The split comes after the last shared layer. Of the plain network's hidden layers (the
+    Nature CNN's 512-unit layer, then net_arch), the trunk keeps all but the last, and each
+    stream gets its own copy of the last, then its output layer (1 unit for V, one per action
+    for A). So with the Nature CNN and net_arch [] the trunk is the convolutions and each
+    stream is Linear(flat, 512) + ReLU + Linear(512, 1 or A), as in the paper; with net_arch
+    [256] on the CNN the trunk also holds the 512-unit layer and each stream starts with
+    Linear(512, 256) + ReLU. An MLP with net_arch [256, 256] shares Linear 256 + ReLU, and each
+    stream is Linear(256, 256) + ReLU + its output layer. An MLP with net_arch [] has no hidden
+    layer to split: each stream is one linear layer on the (flattened or one-hot) input.
+
+    The gradient that both streams send into the trunk is multiplied by `trunk_gradient_scale`
+    (1/√2, Wang et al. §4.2) on its way in; the forward pass is unchanged.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        encoder_size: int,
+        stream_hidden_sizes: Sequence[int],
+        num_actions: int,
+        trunk_gradient_scale: float = 2**-0.5,
+    ):
         super().__init__()
         self.encoder = encoder
-        self.value = nn.Linear(encoder_size, 1)
-        self.advantage = nn.Linear(encoder_size, num_actions)
+        self.value = stream(encoder_size, stream_hidden_sizes, 1)
+        self.advantage = stream(encoder_size, stream_hidden_sizes, num_actions)
+        self.trunk_gradient_scale = trunk_gradient_scale
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        features = self.encoder(observations)
+        features = scale_gradient(self.encoder(observations), self.trunk_gradient_scale)
         advantages = self.advantage(features)
         return self.value(features) + advantages - advantages.mean(dim=1, keepdim=True)
 
     def heads(self) -> list[nn.Linear]:
-        return [self.value, self.advantage]
+        return [self.value[-1], self.advantage[-1]]
 
 
 def initialize(network: QNetwork | DuelingQNetwork, scheme: str) -> None:
@@ -117,6 +175,31 @@ def initialize(network: QNetwork | DuelingQNetwork, scheme: str) -> None:
         nn.init.zeros_(head.bias)
 
 
+def _torso(
+    kind: str, encoder: str, observation_shape: Sequence[int], hidden_sizes: Sequence[int], num_states: int | None
+) -> tuple[nn.Module, int]:
+    """The encoder with the given hidden layers, and its output size. For the Nature CNN the
+    first hidden size is its fully connected layer (no hidden sizes: the convolutions alone)."""
+    if encoder == "nature_cnn":
+        if kind != "pixel":
+            raise ValueError(f"the nature_cnn encoder needs pixel observations (C×H×W uint8), got {kind}")
+        body: nn.Module = NatureCNN(observation_shape, hidden_sizes[0] if hidden_sizes else None)
+        size = body.output_size
+        if len(hidden_sizes) > 1:
+            body = nn.Sequential(body, mlp(size, hidden_sizes[1:]))
+            size = hidden_sizes[-1]
+    elif kind == "discrete":
+        body = nn.Sequential(OneHot(num_states), mlp(num_states, hidden_sizes))
+        size = hidden_sizes[-1] if hidden_sizes else num_states
+    elif kind == "vector":
+        input_size = int(torch.tensor(observation_shape).prod())
+        body = nn.Sequential(nn.Flatten(), mlp(input_size, hidden_sizes))
+        size = hidden_sizes[-1] if hidden_sizes else input_size
+    else:
+        raise ValueError(f"the mlp encoder needs vector or discrete observations, got {kind}")
+    return body, size
+
+
 def build_q_network(
     kind: str,
     observation_shape: Sequence[int],
@@ -128,26 +211,16 @@ def build_q_network(
     init: str = "default",
 ) -> QNetwork | DuelingQNetwork:
     """The Q network for an observation kind: Nature CNN for pixels, MLP for vectors, one-hot
-    + MLP for discrete states. `encoder` overrides the choice ('mlp' or 'nature_cnn')."""
+    + MLP for discrete states. `encoder` overrides the choice ('mlp' or 'nature_cnn'). Dueling
+    splits the last hidden layer into the two streams (see DuelingQNetwork)."""
     if encoder == "auto":
         encoder = "nature_cnn" if kind == "pixel" else "mlp"
-    if encoder == "nature_cnn":
-        if kind != "pixel":
-            raise ValueError(f"the nature_cnn encoder needs pixel observations (C×H×W uint8), got {kind}")
-        body: nn.Module = NatureCNN(observation_shape)
-        size = body.output_size
-        if net_arch:
-            body = nn.Sequential(body, mlp(size, net_arch))
-            size = net_arch[-1]
-    elif kind == "discrete":
-        body = nn.Sequential(OneHot(num_states), mlp(num_states, net_arch))
-        size = net_arch[-1] if net_arch else num_states
-    elif kind == "vector":
-        input_size = int(torch.tensor(observation_shape).prod())
-        body = nn.Sequential(nn.Flatten(), mlp(input_size, net_arch))
-        size = net_arch[-1] if net_arch else input_size
+    hidden_sizes = [NATURE_FEATURES, *net_arch] if encoder == "nature_cnn" else list(net_arch)
+    if dueling:
+        trunk, size = _torso(kind, encoder, observation_shape, hidden_sizes[:-1], num_states)
+        network: QNetwork | DuelingQNetwork = DuelingQNetwork(trunk, size, hidden_sizes[-1:], num_actions)
     else:
-        raise ValueError(f"the mlp encoder needs vector or discrete observations, got {kind}")
-    network = (DuelingQNetwork if dueling else QNetwork)(body, size, num_actions)
+        body, size = _torso(kind, encoder, observation_shape, hidden_sizes, num_states)
+        network = QNetwork(body, size, num_actions)
     initialize(network, init)
     return network
