@@ -8,6 +8,12 @@ rlkit.envs: a new episode's stack is padded with blank frames instead of copies 
 frame (the frame replay reproduces either padding), frames are resized by the ALE rather than
 OpenCV (about 0.3% of pixels differ by a few grey levels), and after a lost life the game
 simply goes on: no no-op step, no FIRE, and the stack continues.
+
+Episode lengths count what the single-env stack's statistics count: every emulator frame from
+the game's reset to its end, reset no-ops and FIRE included (the ALE's episode frame counter).
+Here the reset presses FIRE for one frame and draws its no-ops its own way, nothing is played
+after a lost life, and max_frames limits only the frames of the agent's actions, so a
+truncated game's length is max_frames plus its reset frames (and no game ends in a reset).
 """
 
 from __future__ import annotations
@@ -29,35 +35,37 @@ def ale_game(env_id: str) -> str:
 class AleVectorEpisodes(gym.vector.VectorWrapper):
     """Episode statistics on raw rewards; life-loss termination and reward clipping on demand."""
 
-    def __init__(self, env: gym.vector.VectorEnv, terminal_on_life_loss: bool, clip_reward: bool, frame_skip: int):
+    def __init__(self, env: gym.vector.VectorEnv, terminal_on_life_loss: bool, clip_reward: bool):
         super().__init__(env)
-        self.frame_skip = frame_skip  # lengths count frames, as on the single-env path
         self.terminal_on_life_loss = terminal_on_life_loss
         self.clip_reward = clip_reward
         self.returns = np.zeros(self.num_envs)
-        self.lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self.game_starts = np.zeros(self.num_envs, dtype=np.int64)
         self.lives = np.zeros(self.num_envs, dtype=np.int64)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if isinstance(seed, list):  # one seed per env, as gymnasium's vector envs take them
+            seed = np.array(seed, dtype=np.int64)
         observations, infos = self.env.reset(seed=seed, options=options)
         self.returns[:] = 0.0
-        self.lengths[:] = 0
+        self.game_starts = _game_starts(infos)
         self.lives = np.asarray(infos["lives"]).copy()
         return observations, infos
 
     def step(self, actions: np.ndarray):
         observations, rewards, terminated, truncated, infos = self.env.step(actions)
         self.returns += rewards
-        self.lengths += self.frame_skip
+        game_starts = _game_starts(infos)  # a game that ended this step was reset in it
+        lengths = game_starts - self.game_starts
+        self.game_starts = game_starts
         game_over = terminated | truncated
         if game_over.any():
             final_info = {
-                "episode": {"r": np.where(game_over, self.returns, 0.0), "l": np.where(game_over, self.lengths, 0)},
+                "episode": {"r": np.where(game_over, self.returns, 0.0), "l": np.where(game_over, lengths, 0)},
                 "_episode": game_over.copy(),
             }
             infos = {**infos, "final_info": final_info, "_final_info": game_over.copy(), "_final_obs": game_over.copy()}
             self.returns[game_over] = 0.0
-            self.lengths[game_over] = 0
         lives = np.asarray(infos["lives"])
         if self.terminal_on_life_loss:
             terminated = terminated | ((lives < self.lives) & (lives > 0) & ~game_over)
@@ -65,6 +73,11 @@ class AleVectorEpisodes(gym.vector.VectorWrapper):
         if self.clip_reward:
             rewards = np.sign(rewards)
         return observations, rewards.astype(np.float32), terminated, truncated, infos
+
+
+def _game_starts(infos: dict[str, Any]) -> np.ndarray:
+    """The emulator frame at which each env's current game was reset."""
+    return np.asarray(infos["frame_number"], dtype=np.int64) - np.asarray(infos["episode_frame_number"], dtype=np.int64)
 
 
 def make_ale_vector_env(config: Any, num_envs: int, training: bool) -> gym.vector.VectorEnv:
@@ -93,5 +106,4 @@ def make_ale_vector_env(config: Any, num_envs: int, training: bool) -> gym.vecto
         env,
         terminal_on_life_loss=training and config.terminal_on_life_loss,
         clip_reward=training and config.clip_reward,
-        frame_skip=config.frame_skip,
     )

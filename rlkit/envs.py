@@ -126,43 +126,61 @@ class Discretizer(gym.ObservationWrapper):
         return int(np.ravel_multi_index(indices, self.bins))
 
 
+NOOP, FIRE = 0, 1  # ALE action indices; a game with FIRE has it as action 1
+
+
 class FireReset(gym.Wrapper):
-    """Press FIRE after reset, for games that do not start until it is pressed."""
+    """Press FIRE after each reset of the game, for games that do not start until it is pressed.
+    The FIRE step cannot end the game: `_make_atari` keeps max_frames longer than a reset."""
 
     def reset(self, **kwargs):
         self.env.reset(**kwargs)
-        observation, _, terminated, truncated, info = self.env.step(1)
-        if terminated or truncated:
-            observation, info = self.env.reset(**kwargs)
+        observation, _, _, _, info = self.env.step(FIRE)
         return observation, info
 
 
 class EpisodicLife(gym.Wrapper):
-    """A lost life ends the episode for the learner, but the game goes on: reset only restarts
-    the game when it is really over (Mnih et al. 2015)."""
+    """A lost life ends the episode for the learner, but the game goes on (Mnih et al. 2015).
 
-    def __init__(self, env: gym.Env):
+    The step that loses a life also plays `new_life_actions` (a no-op, then FIRE in games that
+    need it) and keeps where they lead for the next reset, which then continues the game
+    without stepping it. So when one of those actions ends the game (a time limit can fall
+    there), the step that lost the life carries the game's statistics in its info, which a
+    SAME_STEP vector env reports in infos['final_info']. The learner sees the observation of the
+    lost life and none of those actions' rewards; the game's statistics count their frames and
+    rewards. Any other reset, or one given a seed or options, restarts the game."""
+
+    def __init__(self, env: gym.Env, new_life_actions: tuple[int, ...] = (NOOP,)):
         super().__init__(env)
+        self.new_life_actions = new_life_actions
         self.lives = 0
-        self.game_over = True
+        self.next_life: tuple[Any, dict] | None = None  # observation and info of the next life's start
 
     def step(self, action):
+        self.next_life = None
         observation, reward, terminated, truncated, info = self.env.step(action)
-        self.game_over = terminated or truncated
-        lives = self.env.unwrapped.ale.lives()
-        if 0 < lives < self.lives:
+        if 0 < self.env.unwrapped.ale.lives() < self.lives:
+            if not (terminated or truncated):
+                info = self._start_next_life(info)
             terminated = True
-        self.lives = lives
+        self.lives = self.env.unwrapped.ale.lives()
         return observation, reward, terminated, truncated, info
 
-    def reset(self, **kwargs):
-        if self.game_over:
-            observation, info = self.env.reset(**kwargs)
-        else:
-            observation, _, terminated, truncated, info = self.env.step(0)
+    def _start_next_life(self, info: dict) -> dict:
+        """Play the new-life actions; `info` with the game's statistics added if they end it."""
+        for action in self.new_life_actions:
+            observation, _, terminated, truncated, next_info = self.env.step(action)
             if terminated or truncated:
-                observation, info = self.env.reset(**kwargs)
-        self.game_over = False
+                return {**info, **next_info}
+        self.next_life = (observation, next_info)
+        return info
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if self.next_life is None or seed is not None or options is not None:
+            observation, info = self.env.reset(seed=seed, options=options)
+        else:
+            observation, info = self.next_life
+        self.next_life = None
         self.lives = self.env.unwrapped.ale.lives()
         return observation, info
 
@@ -188,6 +206,15 @@ def _make_atari(config: EnvConfig, training: bool, render_mode: str | None) -> g
         render_mode=render_mode,
         **config.make_kwargs,
     )
+    fire = "FIRE" in env.unwrapped.get_action_meanings()
+    reset_frames = config.noop_max + (config.frame_skip if fire else 0)
+    if config.max_frames <= reset_frames:
+        env.close()
+        raise RlkitError(
+            f"env.max_frames = {config.max_frames} can end a game of {config.id} during its reset (up to "
+            f"{config.noop_max} no-op frames{f' and a {config.frame_skip}-frame FIRE step' if fire else ''}), "
+            f"before the agent acts; set it above {reset_frames} or lower env.noop_max"
+        )
     env = gym.wrappers.RecordEpisodeStatistics(env)
     env = gym.wrappers.AtariPreprocessing(
         env,
@@ -197,10 +224,10 @@ def _make_atari(config: EnvConfig, training: bool, render_mode: str | None) -> g
         grayscale_obs=True,
         scale_obs=False,
     )
-    if training and config.terminal_on_life_loss:
-        env = EpisodicLife(env)
-    if "FIRE" in env.unwrapped.get_action_meanings():
+    if fire:
         env = FireReset(env)
+    if training and config.terminal_on_life_loss:
+        env = EpisodicLife(env, new_life_actions=(NOOP, FIRE) if fire else (NOOP,))
     if training and config.clip_reward:
         env = gym.wrappers.TransformReward(env, np.sign)
     return gym.wrappers.FrameStackObservation(env, config.frame_stack)
