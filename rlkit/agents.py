@@ -18,8 +18,9 @@ class Agent(Protocol):
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
         """Exploratory actions for a batch of observations at environment step `step`."""
 
-    def greedy_actions(self, observations: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
-        """Greedy actions (random with probability `epsilon`), for evaluation."""
+    def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """Greedy actions (random with probability `epsilon`), for evaluation; every random
+        draw (exploration, ties) comes from `rng`, the evaluation's own stream."""
 
     def observe(self, batch: Transition, step: int) -> dict[str, Any]:
         """Learn from one vector step; returns the training metrics of any update it made."""

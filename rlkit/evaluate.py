@@ -11,15 +11,23 @@ import numpy as np
 from rlkit import checkpoint
 from rlkit.agents import Agent, create_agent
 from rlkit.config import config_from_dict
-from rlkit.envs import EnvConfig, is_atari, make_env, make_vector_env
+from rlkit.envs import EnvConfig, make_env, make_vector_env
 from rlkit.errors import RlkitError
+from rlkit.streams import Stream, child, env_seeds, sequence
 
 
 def play_episodes(
-    agent: Agent, envs: gym.vector.VectorEnv, episodes: int, epsilon: float, seed: int, record: bool = False
+    agent: Agent,
+    envs: gym.vector.VectorEnv,
+    episodes: int,
+    epsilon: float,
+    seeds: np.random.SeedSequence,
+    record: bool = False,
 ) -> dict[str, Any]:
     """Play `episodes` episodes spread evenly over the envs (so short episodes are not
     over-represented) and return their returns and lengths from the raw env's statistics.
+    Every random draw comes from `seeds`: the envs' start states and the policy's (ε, ties),
+    so an evaluation is a function of its seed sequence and the agent.
     With `record`, also the newest frame of each observation of the first env's first episode
     (what a pixel agent sees) as `frames` (T × H × W uint8)."""
     count = envs.num_envs
@@ -27,10 +35,11 @@ def play_episodes(
     done = np.zeros(count, dtype=int)
     returns: list[float] = []
     lengths: list[int] = []
-    observations, _ = envs.reset(seed=seed)
+    policy_rng = np.random.default_rng(child(seeds, 1))
+    observations, _ = envs.reset(seed=env_seeds(child(seeds, 0), count))
     frames = [observations[0, -1].copy()] if record else []
     while (done < wanted).any():
-        observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon))
+        observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon, policy_rng))
         if record and done[0] == 0:
             frames.append(
                 infos["final_obs"][0][-1] if infos.get("_final_obs", [False])[0] else observations[0, -1].copy()
@@ -55,29 +64,38 @@ def play_episodes(
     }
 
 
-def default_epsilon(env_id: str) -> float:
-    """ε for evaluation: 0 for most tasks, 0.05 for Atari (a deterministic policy can get stuck
-    in a loop, and 0.05 is the usual evaluation ε since Mnih et al. 2015)."""
-    return 0.05 if is_atari(env_id) else 0.0
+def evaluation_seeds(seed: int, step: int | None = None) -> np.random.SeedSequence:
+    """The seed sequence of an evaluation of the run with `seed`: the periodic one at `step`,
+    or, with no step, the final one (whose episodes no periodic evaluation plays)."""
+    if step is None:
+        return sequence(seed, Stream.FINAL_EVALUATION)
+    return sequence(seed, Stream.EVALUATION, step)
 
 
 def evaluate_checkpoint(
     path: Path,
-    episodes: int,
-    seed: int,
+    episodes: int | None = None,
+    seed: int | None = None,
     epsilon: float | None = None,
     best: bool = False,
     video_dir: Path | None = None,
-    num_envs: int = 1,
+    num_envs: int | None = None,
 ) -> dict[str, Any]:
     """Rebuild the env and agent a checkpoint recorded, and play greedy episodes: full games
-    with true rewards (no reward clipping, no life-loss termination)."""
+    with true rewards (no reward clipping, no life-loss termination). What is not given comes
+    from the run's config (its seed, final_eval_episodes, eval_epsilon, eval_num_envs), so a
+    run's final checkpoint evaluated with no options plays exactly the episodes of its eval.json."""
     folder = checkpoint.find(Path(path), best=best)
     tensors, meta, _ = checkpoint.load(folder)
     config = config_from_dict(meta.get("config", {}))
     env_info = meta.get("env_info")
     if not isinstance(env_info, dict) or not isinstance(meta.get("agent"), dict):
         raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: malformed (no env_info or agent state)")
+    train = config.train
+    episodes = train.final_eval_episodes if episodes is None else episodes
+    seed = train.seed if seed is None else seed
+    epsilon = train.eval_epsilon if epsilon is None else epsilon
+    num_envs = train.eval_num_envs if num_envs is None else num_envs
     if (
         video_dir is not None
         and Path(video_dir).exists()
@@ -96,9 +114,7 @@ def evaluate_checkpoint(
             agent.load_state(tensors, meta["agent"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
             raise checkpoint.CheckpointError(f"{folder}: malformed ({type(error).__name__}: {error})") from None
-        if epsilon is None:
-            epsilon = default_epsilon(config.env.id)
-        result = play_episodes(agent, envs, episodes, epsilon, seed)
+        result = play_episodes(agent, envs, episodes, epsilon, evaluation_seeds(seed))
     finally:
         envs.close()
     return {

@@ -11,6 +11,7 @@ from rlkit.config import QLearningConfig
 from rlkit.errors import RlkitError
 from rlkit.exploration import boltzmann
 from rlkit.images import heatmap, policy_map
+from rlkit.streams import Stream, generator
 from rlkit.transition import Transition
 
 
@@ -64,8 +65,7 @@ class QLearningAgent:
         self.num_actions = env_info["num_actions"]
         self.q_table = np.full((env_info["num_states"], self.num_actions), config.initial_q, dtype=np.float64)
         self.grid = env_info.get("grid")
-        self.rng = np.random.default_rng(seed)
-        self.eval_rng = np.random.default_rng(seed + 1)
+        self.rng = generator(seed, Stream.EXPLORATION)
 
     def epsilon(self, step: int) -> float:
         return self.config.epsilon_at(step, self.total_steps)
@@ -85,8 +85,10 @@ class QLearningAgent:
             return boltzmann(self.q_table[observations], self.config.temperature_at(step, self.total_steps), self.rng)
         return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
 
-    def greedy_actions(self, observations: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
-        return self._epsilon_greedy(observations, epsilon, self.eval_rng)
+    def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """Greedy actions (ties broken at random), random ones with probability `epsilon`,
+        drawn from `rng` (an evaluation's own)."""
+        return self._epsilon_greedy(observations, epsilon, rng)
 
     def observe(self, batch: Transition, step: int) -> dict[str, float]:
         alpha = self.learning_rate(step)
@@ -116,7 +118,7 @@ class QLearningAgent:
 
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         tensors = {"q_table": self.q_table}
-        return tensors, {"rng": self.rng.bit_generator.state, "eval_rng": self.eval_rng.bit_generator.state}
+        return tensors, {"rng": self.rng.bit_generator.state}
 
     def load_state(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         q_table = tensors["q_table"]
@@ -126,7 +128,6 @@ class QLearningAgent:
             )
         self.q_table[...] = q_table
         self.rng.bit_generator.state = meta["rng"]
-        self.eval_rng.bit_generator.state = meta["eval_rng"]
 
     def replay_arrays(self) -> dict[str, np.ndarray] | None:
         return None

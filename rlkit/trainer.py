@@ -23,11 +23,10 @@ from rlkit.agents import Agent, create_agent
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.envs import describe, make_vector_env
 from rlkit.errors import RlkitError
-from rlkit.evaluate import play_episodes
+from rlkit.evaluate import evaluation_seeds, play_episodes
 from rlkit.logger import Logger
+from rlkit.streams import Stream, env_seeds, global_seed, sequence, torch_seed
 from rlkit.transition import Transition
-
-EVAL_SEED_OFFSET = 1_000_003  # eval envs never share seeds with training envs
 
 
 class Interrupted(Exception):
@@ -116,9 +115,9 @@ class Run:
         train = config.train
         if train.torch_threads:
             torch.set_num_threads(train.torch_threads)
-        random.seed(train.seed)
-        np.random.seed(train.seed)
-        torch.manual_seed(train.seed)
+        random.seed(int.from_bytes(global_seed(train.seed).tobytes(), "little"))
+        np.random.seed(global_seed(train.seed))
+        torch.manual_seed(torch_seed(train.seed))
         self.device = resolve_device(train.device)
         self.env_info = describe(config.env)
         self.agent: Agent = create_agent(config, self.env_info, self.device)
@@ -192,7 +191,7 @@ class Run:
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, episodes: int) -> dict[str, Any]:
+    def evaluate(self, episodes: int, seeds: np.random.SeedSequence) -> dict[str, Any]:
         eval_envs = make_vector_env(self.config.env, self.config.train.eval_num_envs, training=False)
         record = self.config.train.eval_video and self.env_info["kind"] == "pixel"
         try:
@@ -201,7 +200,7 @@ class Run:
                 eval_envs,
                 episodes,
                 self.config.train.eval_epsilon,
-                self.config.train.seed + EVAL_SEED_OFFSET,
+                seeds,
                 record,
             )
         finally:
@@ -235,7 +234,7 @@ class Run:
 
     def _periodic_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> None:
         started = time.perf_counter()
-        result = self.evaluate(self.config.train.eval_episodes)
+        result = self.evaluate(self.config.train.eval_episodes, evaluation_seeds(self.config.train.seed, self.step))
         self._record_eval(result, logger, started)
         logger.message(f"step {self.step:>10,}  eval return {result['return_mean']:.2f} ± {result['return_std']:.2f}")
         if result["return_mean"] > self.best_eval_return:
@@ -257,7 +256,10 @@ class Run:
         if self.resumed_from is None:
             (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
         envs = make_vector_env(config.env, config.env.num_envs, training=True)
-        observations, _ = envs.reset(seed=train.seed + self.step)
+        # fresh start states from the envs' own streams; on resume, the sync envs' saved RNG states follow
+        observations, _ = envs.reset(
+            seed=env_seeds(sequence(train.seed, Stream.TRAINING_ENVS, self.step), envs.num_envs)
+        )
         _restore_env_rngs(envs, self.env_rng_states)
         logger = Logger(self.run_dir, train.total_steps, self.step, self.progress)
         self.started = logger.start_time
@@ -321,7 +323,7 @@ class Run:
 
     def _final_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> dict[str, Any]:
         started = time.perf_counter()
-        result = self.evaluate(self.config.train.final_eval_episodes)
+        result = self.evaluate(self.config.train.final_eval_episodes, evaluation_seeds(self.config.train.seed))
         self._record_eval(result, logger, started)
         if result["return_mean"] > self.best_eval_return:
             self.best_eval_return = result["return_mean"]

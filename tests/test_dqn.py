@@ -167,7 +167,7 @@ def test_actions_are_greedy_at_epsilon_zero_and_random_before_learning_starts():
     with torch.no_grad():
         expected = agent.q_network(torch.from_numpy(observations)).argmax(1).numpy()
     np.testing.assert_array_equal(agent.act(observations, step=500), expected)
-    np.testing.assert_array_equal(agent.greedy_actions(observations), expected)
+    np.testing.assert_array_equal(agent.greedy_actions(observations, 0.0, np.random.default_rng(0)), expected)
     random_actions = np.concatenate([agent.act(observations, step=0) for _ in range(10)])
     assert 0.4 < random_actions.mean() < 0.6
 
