@@ -146,6 +146,11 @@ class DQNConfig(AgentConfig):
         0.4, "importance-weight exponent at step 0, annealed linearly to 1 at the end", min=0.0, max=1.0
     )
     per_eps: float = _option(1e-6, "added to |δ| so no transition gets priority 0", min=0.0, exclusive_min=True)
+    per_weights: Literal["batch", "buffer"] = _option(
+        "batch",
+        "importance weights divided by the largest of the batch (Dopamine) or of the whole buffer "
+        "(Schaul et al. 2016; a min-tree beside the sum-tree)",
+    )
     optimizer: Literal["adam", "rmsprop", "sgd"] = _option("adam", "adam, rmsprop or sgd (with momentum)")
     adam_eps: float = _option(1e-8, "Adam's epsilon", min=0.0, exclusive_min=True)
     rmsprop_alpha: float = _option(0.99, "RMSprop's squared-gradient decay", min=0.0, max=1.0)

@@ -20,8 +20,9 @@ from rlkit.exploration import boltzmann
 from rlkit.frame_replay import FrameReplay
 from rlkit.networks import build_q_network
 from rlkit.normalization import RunningNormalizer
-from rlkit.replay import Batch, ReplayBuffer
+from rlkit.replay import Batch, Prioritization, ReplayBuffer
 from rlkit.schedules import linear
+from rlkit.streams import Stream, generator, sequence, torch_seed
 from rlkit.transition import Transition
 
 
@@ -81,7 +82,7 @@ class DQNAgent:
         self.total_steps = total_steps
         self.device = torch.device(device)
         self.num_actions = env_info["num_actions"]
-        torch.manual_seed(seed)
+        torch.manual_seed(torch_seed(seed))  # initial weights from the run's network stream
         try:
             self.q_network = build_q_network(
                 env_info["kind"],
@@ -113,8 +114,7 @@ class DQNAgent:
         self._compiled_loss = None
         self._compile_failed = False  # not in the config: a failure here says nothing about a resumed run
         self._first_compiled_step = True
-        self.rng = np.random.default_rng(seed)
-        self.eval_rng = np.random.default_rng(seed + 1)
+        self.rng = generator(seed, Stream.EXPLORATION)
         self.training_rounds = 0  # train_freq periods seen so far
         self.target_updates = 0  # target_update_interval periods seen so far
         self.gradient_steps_done = 0
@@ -126,14 +126,14 @@ class DQNAgent:
         if self._replay is None:
             info, c = self.env_info, self.config
             replay_device = self.device if c.replay_on_device else torch.device("cpu")
-            prioritized = (c.per_alpha, c.per_eps) if c.prioritized_replay else None
+            prioritized = Prioritization(c.per_alpha, c.per_eps, c.per_weights) if c.prioritized_replay else None
             if info["kind"] == "pixel":
                 self._replay = FrameReplay(
                     c.buffer_size,
                     self.num_envs,
                     info["observation_shape"],
                     replay_device,
-                    self.seed,
+                    sequence(self.seed, Stream.REPLAY),
                     c.n_steps,
                     c.gamma,
                     prioritized,
@@ -145,7 +145,7 @@ class DQNAgent:
                     info["observation_shape"],
                     dtype,
                     replay_device,
-                    self.seed,
+                    sequence(self.seed, Stream.REPLAY),
                     self.num_envs,
                     c.n_steps,
                     c.gamma,
@@ -202,8 +202,9 @@ class DQNAgent:
             return boltzmann(self.q_values(observations).cpu().numpy(), temperature, self.rng)
         return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
 
-    def greedy_actions(self, observations: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
-        return self._epsilon_greedy(observations, epsilon, self.eval_rng)
+    def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """Greedy actions, random ones with probability `epsilon` drawn from `rng` (an evaluation's own)."""
+        return self._epsilon_greedy(observations, epsilon, rng)
 
     # ------------------------------------------------------------------ learning
 
@@ -310,8 +311,8 @@ class DQNAgent:
         meta = {
             "optimizer_param_groups": optimizer["param_groups"],
             "rng": self.rng.bit_generator.state,
-            "eval_rng": self.eval_rng.bit_generator.state,
-            "replay_rng": self._replay.rng.bit_generator.state if self._replay is not None else None,
+            # a replay not yet allocated (after a resume without one) keeps the state it will start from
+            "replay_rng": self._replay.rng.bit_generator.state if self._replay is not None else self._replay_rng_state,
             "training_rounds": self.training_rounds,
             "target_updates": self.target_updates,
             "gradient_steps_done": self.gradient_steps_done,
@@ -342,7 +343,6 @@ class DQNAgent:
                 optimizer_state.setdefault(int(index), {})[name] = torch.tensor(value)
         self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": meta["optimizer_param_groups"]})
         self.rng.bit_generator.state = meta["rng"]
-        self.eval_rng.bit_generator.state = meta["eval_rng"]
         self._replay_rng_state = meta["replay_rng"]  # applied when the replay buffer is allocated
         if self._replay is not None and self._replay_rng_state is not None:
             self._replay.rng.bit_generator.state = self._replay_rng_state

@@ -5,9 +5,18 @@ observation and next observation (as SB3 and CleanRL do) keeps every frame 8 tim
 env writes its own stream of frames, and a transition points at the newest frame of its next
 observation. A stack is the last `stack` frames of the stream up to a frame, where frames from
 before the episode's first frame are replaced by that first frame: exactly the "reset" padding
-of gymnasium's FrameStackObservation, so rebuilt stacks equal the observations the env gave
-(Dopamine's circular replay follows the same rules). Streams are per env, so no stack mixes
-frames of two envs or two episodes.
+of gymnasium's FrameStackObservation, so rebuilt stacks equal the observations the env gave,
+and transitions near an episode start are sampled like any other. (Dopamine's circular replay
+pads with zeros instead and never samples a stack that crosses an episode start.) Streams are
+per env, so no stack mixes frames of two envs or two episodes.
+
+Each env's frames live in a ring a little longer than its share of transitions. An episode's
+first observation costs one frame more than its transitions (two with the ALE's blank padding),
+so when episodes are very short the frames of the oldest transitions are overwritten before the
+transitions themselves: those transitions are marked invalid as their frames go, `len()` counts
+only the transitions that can still be sampled, and sampling never returns another. With
+episodes of L steps the buffer holds about min(1, (1 + 1/32) · L / (L + 1)) of its capacity:
+all of it from L = 32, half of it for one-step episodes.
 
 Transitions of env e lie `num_envs` places apart (every `add` stores one per env), so n-step
 returns are summed along them when sampling, as in rlkit.replay; the observation is rebuilt at
@@ -25,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rlkit.replay import Batch, assemble_batch, make_sampler
+from rlkit.replay import Batch, Prioritization, assemble_batch, make_sampler
 
 
 class FrameReplay:
@@ -39,13 +48,13 @@ class FrameReplay:
         num_envs: int,
         observation_shape: Sequence[int],
         device: torch.device | str = "cpu",
-        seed: int = 0,
+        seed: int | np.random.SeedSequence = 0,
         n_steps: int = 1,
         gamma: float = 0.99,
-        prioritized: tuple[float, float] | None = None,
+        prioritized: Prioritization | None = None,
         margin: float = 1 / 32,
     ):
-        """`prioritized`: (α, eps) of proportional prioritized sampling; None samples uniformly."""
+        """`prioritized`: the settings of prioritized sampling; None samples uniformly."""
         self.stack, *frame_shape = observation_shape
         self.capacity = capacity
         self.num_envs = num_envs
@@ -55,6 +64,9 @@ class FrameReplay:
         self.slots = per_env + max(int(per_env * margin), 2 * self.stack) + self.stack
         self.frames = torch.zeros((num_envs, self.slots, *frame_shape), dtype=torch.uint8, device=self.device)
         self.episode_position = np.zeros((num_envs, self.slots), dtype=np.int32)  # 0: an episode's first frame
+        # the place of the transition whose next observation ends at a frame (-1: none), to find
+        # the transitions that a frame write makes invalid
+        self.place_of_frame = np.full((num_envs, self.slots), -1, dtype=np.int32 if capacity < 2**31 else np.int64)
         self.written = np.zeros(num_envs, dtype=np.int64)  # frames written by each env so far
         self.current = np.full(num_envs, -1, dtype=np.int64)  # stream index of each env's current frame
         self.transition_env = np.zeros(capacity, dtype=np.int32)
@@ -63,6 +75,8 @@ class FrameReplay:
         self.rewards = np.zeros(capacity, dtype=np.float32)
         self.terminated = np.zeros(capacity, dtype=np.bool_)
         self.truncated = np.zeros(capacity, dtype=np.bool_)
+        self.invalid = np.zeros(capacity, dtype=np.bool_)  # stored, but a frame of it is gone
+        self.invalid_count = 0
         self.position = 0
         self.size = 0
         self.n_steps = n_steps
@@ -71,21 +85,56 @@ class FrameReplay:
         self.sampler = make_sampler(capacity, self.rng, prioritized)
 
     def __len__(self) -> int:
-        return self.size
+        """Transitions that can be sampled."""
+        return self.size - self.invalid_count
 
     def nbytes(self) -> int:
         """Bytes held by all arrays of the buffer."""
-        host = [self.episode_position, self.written, self.current] + [getattr(self, name) for name in self.FIELDS]
+        host = [self.episode_position, self.place_of_frame, self.invalid, self.written, self.current]
+        host += [getattr(self, name) for name in self.FIELDS]
         frames = self.frames.numel() * self.frames.element_size()
         return frames + sum(array.nbytes for array in host) + self.sampler.nbytes()
 
     # ------------------------------------------------------------------ writing
 
+    def _oldest_needed(self, envs: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """The oldest frame that the transition whose next observation ends at `frames` needs:
+        its observation's stack reaches `stack` frames back, or to its episode's first frame."""
+        first_of_episode = frames - self.episode_position[envs, frames % self.slots]
+        return np.maximum(frames - self.stack, first_of_episode)
+
+    def _expire(self, envs: np.ndarray, indices: np.ndarray) -> None:
+        """Before frame `indices[i]` of env `envs[i]` is written over the frame `slots` older:
+        the transitions that need the old frame become invalid. They are among the `stack + 1`
+        transitions whose next observation ends at that frame or just after it."""
+        overwritten = indices - self.slots
+        envs, overwritten = envs[overwritten >= 0], overwritten[overwritten >= 0]
+        if not len(envs):
+            return
+        frames = (overwritten[:, None] + np.arange(self.stack + 1)).ravel()
+        envs = np.repeat(envs, self.stack + 1)
+        overwritten = np.repeat(overwritten, self.stack + 1)
+        places = self.place_of_frame[envs, frames % self.slots].astype(np.int64)
+        held = places >= 0
+        envs, frames, overwritten, places = envs[held], frames[held], overwritten[held], places[held]
+        expired = places[
+            (self.transition_env[places] == envs)
+            & (self.transition_frame[places] == frames)
+            & ~self.invalid[places]
+            & (self._oldest_needed(envs, frames) <= overwritten)
+        ]
+        if len(expired):
+            self.invalid[expired] = True
+            self.invalid_count += len(expired)
+            self.sampler.exclude(expired)
+
     def _write(self, env: int, frame: np.ndarray | torch.Tensor, position: int) -> int:
         index = int(self.written[env])
+        self._expire(np.array([env]), np.array([index]))
         slot = index % self.slots
         self.frames[env, slot] = torch.as_tensor(frame, device=self.device)
         self.episode_position[env, slot] = position
+        self.place_of_frame[env, slot] = -1
         self.written[env] += 1
         return index
 
@@ -126,6 +175,7 @@ class FrameReplay:
                 self._start_episode(int(env), observations[env])
         envs = np.arange(self.num_envs)
         indices = self.written.copy()
+        self._expire(envs, indices)
         slots = indices % self.slots
         self.frames[envs, slots] = torch.as_tensor(next_observations[:, -1], device=self.device)
         previous_slots = self.current % self.slots
@@ -134,6 +184,9 @@ class FrameReplay:
         self.current = np.where(terminated | truncated, -1, indices)
 
         places = (self.position + envs) % self.capacity
+        self.place_of_frame[envs, slots] = places
+        self.invalid_count -= int(self.invalid[places].sum())  # overwritten: the new ones are valid
+        self.invalid[places] = False
         self.transition_env[places] = envs
         self.transition_frame[places] = indices
         self.actions[places] = actions
@@ -152,10 +205,22 @@ class FrameReplay:
         offsets = np.arange(self.stack - 1, -1, -1)
         return np.maximum(newest[:, None] - offsets, first_of_episode[:, None]) % self.slots
 
-    def valid(self, indices: np.ndarray) -> np.ndarray:
-        """Whether every frame of these transitions is still stored."""
+    def frames_stored(self, indices: np.ndarray) -> np.ndarray:
+        """Whether every frame of these transitions is still stored (what `invalid` tracks)."""
         envs = self.transition_env[indices]
-        return self.transition_frame[indices] - self.stack >= self.written[envs] - self.slots
+        frames = self.transition_frame[indices]
+        return (frames >= self.written[envs] - self.slots) & (
+            self._oldest_needed(envs, frames) >= self.written[envs] - self.slots
+        )
+
+    def end_episodes(self) -> None:
+        """The newest transition of each env ends its episode, as a truncation (it bootstraps
+        from its own next observation): the envs restart, as on a resume, so no n-step window
+        may run on into the transitions of the new episodes."""
+        if self.size >= self.num_envs:
+            newest = (self.position - self.num_envs + np.arange(self.num_envs)) % self.capacity
+            self.truncated[newest] |= ~self.terminated[newest]
+        self.current[:] = -1  # the next stacks start afresh
 
     def batch(self, indices: np.ndarray, beta: float = 1.0) -> Batch:
         """The transitions at `indices` (in order of insertion, modulo capacity) with their n-step
@@ -173,12 +238,15 @@ class FrameReplay:
         return observations, self.frames[rows, torch.as_tensor(last_frames, device=self.device)]
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
+        """Indices of valid transitions (prioritized sampling never draws an invalid one: its
+        priority is 0; uniform draws of one are drawn again)."""
+        if len(self) == 0:
+            raise ValueError("no transition to sample: the replay is empty")
         indices = self.sampler.sample(batch_size, self.size)
-        invalid = ~self.valid(indices)
-        while invalid.any():  # only when resets outgrew the frame margin; then those are lost
-            self.sampler.exclude(indices[invalid])
+        invalid = self.invalid[indices]
+        while invalid.any():
             indices[invalid] = self.sampler.sample(int(invalid.sum()), self.size)
-            invalid = ~self.valid(indices)
+            invalid = self.invalid[indices]
         return indices
 
     def sample(self, batch_size: int, beta: float = 1.0) -> Batch:
@@ -211,4 +279,16 @@ class FrameReplay:
             getattr(self, name)[...] = arrays[name]
         self.position, self.size = int(arrays["position"]), int(arrays["size"])
         self.sampler.load_state_arrays(arrays)
-        self.current[:] = -1  # a resumed run restarts its episodes: the next stacks start afresh
+        self._index_frames()
+        self.end_episodes()  # a resumed run restarts its episodes
+
+    def _index_frames(self) -> None:
+        """Rebuild `invalid` and `place_of_frame` from the stored transitions."""
+        places = np.arange(self.size)
+        stored = self.frames_stored(places)
+        self.invalid[:] = False
+        self.invalid[places[~stored]] = True
+        self.invalid_count = int((~stored).sum())
+        self.place_of_frame[...] = -1
+        kept = places[stored]
+        self.place_of_frame[self.transition_env[kept], self.transition_frame[kept] % self.slots] = kept

@@ -12,6 +12,14 @@ import torch
 from rlkit.sampling import PrioritizedSampler, UniformSampler
 
 
+class Prioritization(NamedTuple):
+    """Settings of proportional prioritized sampling (see rlkit.sampling.PrioritizedSampler)."""
+
+    alpha: float
+    eps: float
+    weight_normalization: str = "batch"  # importance weights over the batch's or the buffer's largest
+
+
 class Batch(NamedTuple):
     """Sampled transitions as tensors on the learner's device."""
 
@@ -74,13 +82,13 @@ class ReplayBuffer:
         observation_shape: Sequence[int],
         observation_dtype: np.dtype,
         device: torch.device | str = "cpu",
-        seed: int = 0,
+        seed: int | np.random.SeedSequence = 0,
         num_envs: int = 1,
         n_steps: int = 1,
         gamma: float = 0.99,
-        prioritized: tuple[float, float] | None = None,
+        prioritized: Prioritization | None = None,
     ):
-        """`prioritized`: (α, eps) of proportional prioritized sampling; None samples uniformly."""
+        """`prioritized`: the settings of prioritized sampling; None samples uniformly."""
         self.capacity = capacity
         self.device = torch.device(device)
         self.num_envs = num_envs
@@ -168,6 +176,15 @@ class ReplayBuffer:
         self.size = size
         self.position = int(arrays["position"])
         self.sampler.load_state_arrays(arrays)
+        self.end_episodes()  # a resumed run restarts its episodes
+
+    def end_episodes(self) -> None:
+        """The newest transition of each env ends its episode, as a truncation (it bootstraps
+        from its own next observation): the envs restart, as on a resume, so no n-step window
+        may run on into the transitions of the new episodes."""
+        if self.size >= self.num_envs:
+            newest = (self.position - self.num_envs + np.arange(self.num_envs)) % self.capacity
+            self.truncated[newest] |= ~self.terminated[newest]
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -210,9 +227,9 @@ def assemble_batch(
 
 
 def make_sampler(
-    capacity: int, rng: np.random.Generator, prioritized: tuple[float, float] | None
+    capacity: int, rng: np.random.Generator, prioritized: Prioritization | None
 ) -> UniformSampler | PrioritizedSampler:
-    """Uniform sampling, or proportional prioritized sampling with (α, eps)."""
+    """Uniform sampling, or proportional prioritized sampling."""
     if prioritized is None:
         return UniformSampler(capacity, rng)
-    return PrioritizedSampler(capacity, rng, *prioritized)
+    return PrioritizedSampler(capacity, rng, prioritized.alpha, prioritized.eps, prioritized.weight_normalization)

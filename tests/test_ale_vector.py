@@ -53,7 +53,7 @@ def test_frame_replay_rebuilds_the_ale_stacks_with_their_blank_padding():
         observations = next_observations
     assert episode_ends >= 2
     indices = np.arange(len(naive))
-    assert lean.valid(indices).all()
+    assert lean.frames_stored(indices).all()
     for name, a, b in zip(naive.batch(indices)._fields, naive.batch(indices), lean.batch(indices)):
         assert torch.equal(a, b), name
 

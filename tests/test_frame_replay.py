@@ -4,7 +4,7 @@ import torch
 
 from rlkit.envs import EnvConfig, make_vector_env
 from rlkit.frame_replay import FrameReplay
-from rlkit.replay import ReplayBuffer
+from rlkit.replay import Prioritization, ReplayBuffer
 
 
 def _rollout(num_envs: int, steps: int, seed: int = 0):
@@ -57,13 +57,13 @@ def test_same_batches_after_wrap_around(transitions):
     naive, lean = _fill(transitions, capacity=150, num_envs=3)
     assert lean.position == naive.position and len(lean) == len(naive) == 150
     indices = np.arange(150)
-    assert lean.valid(indices).all()
+    assert lean.frames_stored(indices).all()
     _assert_same(naive, lean, indices)
 
 
 @pytest.mark.parametrize("capacity", [3 * 400, 150])
 def test_n_step_prioritized_batches_match_a_buffer_of_full_stacks(transitions, capacity):
-    naive, lean = _fill(transitions, capacity, num_envs=3, n_steps=3, prioritized=(0.6, 1e-6))
+    naive, lean = _fill(transitions, capacity, num_envs=3, n_steps=3, prioritized=Prioritization(0.6, 1e-6))
     _assert_same(naive, lean, np.arange(len(naive)))
     td_errors = np.random.default_rng(1).exponential(size=len(naive))
     for buffer in (naive, lean):
@@ -97,7 +97,9 @@ def test_bytes_per_transition_is_about_one_frame():
 
 def test_prioritized_replay_adds_only_the_priority_tree():
     uniform = FrameReplay(1_000_000, 8, [4, 84, 84], device="meta")
-    prioritized = FrameReplay(1_000_000, 8, [4, 84, 84], device="meta", n_steps=3, prioritized=(0.6, 1e-6))
+    prioritized = FrameReplay(
+        1_000_000, 8, [4, 84, 84], device="meta", n_steps=3, prioritized=Prioritization(0.6, 1e-6)
+    )
     extra = prioritized.nbytes() - uniform.nbytes()
     assert extra == 2 * 2**20 * 8  # float64 leaves and inner sums of a tree over 2^20 ≥ 10^6 slots
     assert extra / 1_000_000 < 17
