@@ -70,6 +70,9 @@ class AgentConfig:
     lr_decay_steps: int = _option(0, "steps of the learning-rate decay; 0: total_steps", min=0)
     lr_decay_rate: float = _option(0.5, "factor per lr_decay_steps of the exponential schedule", min=0.0, max=1.0)
     exploration_fraction: float = _option(0.1, "fraction of total_steps over which ε decays", min=0.0, max=1.0)
+    exploration_start: int = _option(
+        0, "step at which the ε (and temperature) decay starts; before it they keep their initial value", min=0
+    )
     exploration_initial_eps: float = _option(1.0, "ε at step 0", min=0.0, max=1.0)
     exploration_final_eps: float = _option(0.05, "ε after the decay", min=0.0, max=1.0)
     exploration: Literal["epsilon", "softmax"] = _option(
@@ -85,14 +88,18 @@ class AgentConfig:
     )
 
     def epsilon_at(self, step: int, horizon: int) -> float:
-        """ε at `step`: linear from the initial to the final value over exploration_fraction × horizon."""
+        """ε at `step`: linear from the initial to the final value over exploration_fraction × horizon
+        steps from exploration_start."""
         duration = int(self.exploration_fraction * horizon)
-        return linear(self.exploration_initial_eps, self.exploration_final_eps, duration, step)
+        elapsed = step - self.exploration_start
+        return linear(self.exploration_initial_eps, self.exploration_final_eps, duration, elapsed)
 
     def temperature_at(self, step: int, horizon: int) -> float:
-        """Softmax temperature at `step`: linear over exploration_fraction × horizon, like ε."""
+        """Softmax temperature at `step`: linear over exploration_fraction × horizon from
+        exploration_start, like ε."""
         duration = int(self.exploration_fraction * horizon)
-        return linear(self.exploration_initial_temperature, self.exploration_final_temperature, duration, step)
+        elapsed = step - self.exploration_start
+        return linear(self.exploration_initial_temperature, self.exploration_final_temperature, duration, elapsed)
 
     def exploration_metric(self, step: int, horizon: int) -> dict[str, float]:
         """The exploration schedule's value under its metric name."""

@@ -322,7 +322,7 @@ def test_nature_preset_is_rmsprop_with_the_paper_settings():
         0.95,
         True,
     )
-    assert (agent.target_update_interval, agent.buffer_size, agent.exploration_final_eps) == (40_000, 1_000_000, 0.1)
+    assert (agent.target_update_interval, agent.buffer_size, agent.exploration_final_eps) == (10_000, 1_000_000, 0.1)
 
 
 @pytest.mark.parametrize("scheme", ["kaiming", "xavier", "orthogonal"])
