@@ -38,7 +38,13 @@ SWITCHES = {
     "n_steps=3": ["n_steps=3"],
     "prioritized": ["prioritized_replay=true"],
 }
-VARIANTS = {"plain": [], **SWITCHES, "all": [s for switch in SWITCHES.values() for s in switch]}
+VARIANTS = {
+    "plain": [],
+    **SWITCHES,
+    # prioritized replay whose importance weights are divided by the buffer's largest, not the batch's
+    "prioritized-buffer": ["prioritized_replay=true", "per_weights=buffer"],
+    "all": [s for switch in SWITCHES.values() for s in switch],
+}
 
 
 def _train(env: str, variant: str, seed: int, steps: int, eval_interval: int, folder: Path) -> float:
