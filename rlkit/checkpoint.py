@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
+from safetensors.numpy import save as save_tensors
 
 from rlkit.errors import RlkitError
 
@@ -67,7 +68,8 @@ def save(
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir(parents=True)
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(temporary / TENSORS))
+    # bytes written here, not with save_file (which creates its file 0600): the file follows the umask
+    (temporary / TENSORS).write_bytes(save_tensors({k: np.ascontiguousarray(v) for k, v in tensors.items()}))
     files = [TENSORS]
     if replay is not None:
         np.savez(temporary / REPLAY, **replay)

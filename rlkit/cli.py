@@ -12,29 +12,53 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import rlkit
 from rlkit.errors import RlkitError
+
+DEFAULT_AGENT, DEFAULT_ENV = "qlearning", "taxi"
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit code 2 like every other bad input."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise RlkitError(f"{self.prog}: {message}")
+        raise RlkitError(f"{message} (see {self.prog} --help)")
 
 
-def _natural(text: str) -> int:
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; valid: 0 or more")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; valid: {least} or more") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; valid: {least} or more")
     return value
+
+
+def _natural(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def _positive(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _new_file(option: str, path: Path | None, force: bool) -> None:
+    """Refuse an output file that exists (unless `force`) or whose folder does not."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise RlkitError(f"{option} {path}: is a folder; give a file name")
+    if path.exists() and not force:
+        raise RlkitError(f"{option} {path}: file exists; give a new file name, or add --force to overwrite it")
+    if not path.parent.is_dir():
+        raise RlkitError(f"{option} {path}: folder {path.parent} does not exist")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rlkit", description="Value-based reinforcement learning: Q-learning and DQN.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"rlkit {rlkit.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     commands.add_parser("list", help="print every agent and env preset, one line each")
 
@@ -43,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an agent (or resume a run)",
         description="Train an agent. Keys for --set: rlkit train --help-keys.",
     )
-    train.add_argument("--agent", default="qlearning", help="agent preset name or TOML file (default: qlearning)")
-    train.add_argument("--env", default="taxi", help="env preset, gymnasium id or TOML file (default: taxi)")
-    train.add_argument("--steps", type=_natural, help="total environment steps")
+    train.add_argument("--agent", help=f"agent preset name or TOML file (default: {DEFAULT_AGENT})")
+    train.add_argument("--env", help=f"env preset, gymnasium id or TOML file (default: {DEFAULT_ENV})")
+    train.add_argument("--steps", type=_positive, help="total environment steps")
     train.add_argument("--seed", type=_natural, help="random seed")
     train.add_argument(
         "--set",
@@ -58,28 +82,63 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", metavar="SEEDS", help="several seeds, each its own run under one group folder: 1,2,3 or 1-5"
     )
     train.add_argument(
-        "--workers", type=_natural, default=1, help="with --seeds: runs in parallel processes (default: 1)"
+        "--workers", type=_positive, default=1, help="with --seeds: runs in parallel processes (default: 1)"
     )
     train.add_argument(
         "--run-dir", type=Path, default=Path("runs"), help="folder the run folder goes under (default: runs)"
     )
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue this run from its latest checkpoint (a checkpoint folder of it is taken to mean the run)",
+    )
+    horizon = train.add_mutually_exclusive_group()
+    horizon.add_argument(
+        "--extend-schedules",
+        dest="schedules",
+        action="store_const",
+        const="extend",
+        help="with --resume and --steps N: stretch the ε, learning-rate and β schedules to the new total N",
+    )
+    horizon.add_argument(
+        "--keep-schedules",
+        dest="schedules",
+        action="store_const",
+        const="keep",
+        help="with --resume and --steps N: keep the schedules' horizon; past it they stay at their final values",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--help-keys", action="store_true", help="list every config key with its default and exit")
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint or a run's latest checkpoint")
     evaluate.add_argument("path", type=Path, help="checkpoint folder or run folder")
     evaluate.add_argument("--best", action="store_true", help="a run folder's best checkpoint instead of its latest")
-    evaluate.add_argument("--episodes", type=_natural, default=10, help="episodes to play (default: 10)")
-    evaluate.add_argument("--seed", type=_natural, default=0, help="seed of the evaluation envs (default: 0)")
-    evaluate.add_argument("--epsilon", type=float, help="exploration rate (default: 0, or 0.05 for Atari)")
+    evaluate.add_argument(
+        "--episodes", type=_positive, help="episodes to play (default: the run's final_eval_episodes)"
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=_natural,
+        help="seed of the evaluation's streams (default: the run's seed, which replays its eval.json's episodes)",
+    )
+    evaluate.add_argument("--epsilon", type=float, help="exploration rate (default: the run's eval_epsilon)")
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the results to FILE")
+    evaluate.add_argument("--force", action="store_true", help="overwrite the --json file if it exists")
     evaluate.add_argument("--video", type=Path, metavar="DIR", help="record the episodes as videos in DIR")
-    evaluate.add_argument("--num-envs", type=_natural, default=1, help="envs played together (default: 1)")
+    evaluate.add_argument("--num-envs", type=_positive, help="envs played together (default: the run's eval_num_envs)")
 
-    plot = commands.add_parser("plot", help="learning curves of runs or groups of seeds, with 95% bootstrap bands")
+    plot = commands.add_parser(
+        "plot",
+        help="learning curves of runs or groups of seeds, with 95%% bootstrap bands",
+        description="One curve per config: runs of the same env, agent and settings are averaged over their "
+        "seeds (mean and 95% bootstrap band); runs that differ are drawn apart, labelled with what differs.",
+    )
     plot.add_argument("paths", type=Path, nargs="+", metavar="RUN_OR_GROUP", help="run folders or group folders")
-    plot.add_argument("--out", type=Path, required=True, metavar="FILE.png", help="image to write")
+    plot.add_argument(
+        "--out", type=Path, required=True, metavar="FILE.png", help="image to write (.png, .pdf, .svg, ...)"
+    )
+    plot.add_argument("--force", action="store_true", help="overwrite the --out file if it exists")
     plot.add_argument("--metric", default="eval/return_mean", help="scalar to plot (default: eval/return_mean)")
 
     board = commands.add_parser("board", help="start TensorBoard on a runs folder (localhost)")
@@ -103,10 +162,13 @@ def _board(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from rlkit.plot import plot, summary_table
+    from rlkit.plot import few_seeds_note, plot, summary_table
 
-    groups = plot(args.paths, args.out, args.metric)
+    groups = plot(args.paths, args.out, args.metric, force=args.force)
     print(summary_table(groups))
+    note = few_seeds_note(groups)
+    if note:
+        print(f"note: {note}")
     print(f"plot written to {args.out}")
     return 0
 
@@ -129,24 +191,33 @@ def _train(args: argparse.Namespace) -> int:
     if args.help_keys:
         print(key_help())
         return 0
+    if args.schedules is not None and (args.resume is None or args.steps is None):
+        flag = f"--{args.schedules}-schedules"
+        raise RlkitError(f"{flag} goes with --resume RUN_DIR --steps N (a resume that changes the total steps)")
+    agent, env = args.agent or DEFAULT_AGENT, args.env or DEFAULT_ENV
     if args.seeds is not None:
         from rlkit.seeds import parse_seeds, train_seeds
 
         if args.seed is not None or args.resume is not None:
             raise RlkitError("--seeds runs a new group of runs; it does not go with --seed or --resume")
         seeds = parse_seeds(args.seeds)
-        config = build_config(args.agent, args.env, args.steps, seeds[0], args.set)
-        summary = train_seeds(config, seeds, args.run_dir, max(args.workers, 1), progress=not args.no_progress)
+        config = build_config(agent, env, args.steps, seeds[0], args.set)
+        summary = train_seeds(config, seeds, args.run_dir, args.workers, progress=not args.no_progress)
         for run in summary["runs"]:
             print(f"seed {run['seed']}: return {run['return_mean']:.2f} ± {run['return_std']:.2f}  ({run['run']})")
         print(f"over {len(seeds)} seeds: final return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}")
         return 0
     if args.resume is not None:
-        if args.set or args.seed is not None:
-            raise RlkitError("--resume continues a run with its saved config; only --steps may be given with it")
-        result = trainer.resume(args.resume, args.steps, progress=not args.no_progress)
+        options = {"--agent": args.agent, "--env": args.env, "--seed": args.seed, "--set": args.set or None}
+        given = [flag for flag, value in options.items() if value is not None]
+        if given:
+            raise RlkitError(
+                f"--resume continues a run with its saved config, so {' and '.join(given)} cannot go with it; "
+                "only --steps (with --extend-schedules or --keep-schedules) may"
+            )
+        result = trainer.resume(args.resume, args.steps, progress=not args.no_progress, schedules=args.schedules)
     else:
-        config = build_config(args.agent, args.env, args.steps, args.seed, args.set)
+        config = build_config(agent, env, args.steps, args.seed, args.set)
         run = trainer.Run(config, progress=not args.no_progress)
         run_dir = trainer.new_run_dir(config, args.run_dir)
         print(f"run folder: {run_dir}\nwatch it:   tensorboard --logdir {args.run_dir}", flush=True)
@@ -158,16 +229,11 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from rlkit.evaluate import evaluate_checkpoint
 
-    if args.episodes < 1:
-        raise RlkitError("--episodes must be 1 or more")
     if args.epsilon is not None and not 0.0 <= args.epsilon <= 1.0:
         raise RlkitError(f"--epsilon {args.epsilon} is out of range; valid: 0 to 1")
-    if args.json is not None and args.json.exists():
-        raise RlkitError(f"--json {args.json}: file exists; give a new file name")
-    if args.json is not None and not args.json.parent.is_dir():
-        raise RlkitError(f"--json {args.json}: folder {args.json.parent} does not exist")
+    _new_file("--json", args.json, args.force)
     result = evaluate_checkpoint(
-        args.path, args.episodes, args.seed, args.epsilon, args.best, args.video, max(args.num_envs, 1)
+        args.path, args.episodes, args.seed, args.epsilon, args.best, args.video, args.num_envs
     )
     print(
         f"return {result['return_mean']:.2f} ± {result['return_std']:.2f} "
@@ -183,7 +249,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rlkit.trainer import Interrupted
 
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help and --version print and stop here
+            return int(done.code or 0)
+        if args.command is None:
+            parser.print_help()
+            return 0
         handlers = {
             "list": lambda: _list(),
             "train": lambda: _train(args),

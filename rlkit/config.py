@@ -33,10 +33,13 @@ class TrainConfig:
     total_steps: int = _option(100_000, "environment steps to train for (all envs together)", min=1)
     schedule_steps: int = _option(
         0,
-        "horizon of the ε and learning-rate schedules; 0: total_steps (a resume with more steps keeps the first)",
+        "horizon of the ε and learning-rate schedules; 0: total_steps (a resume with --steps N keeps it with "
+        "--keep-schedules or sets it to N with --extend-schedules)",
         min=0,
     )
-    seed: int = _option(0, "seed of the agent, the training envs (seed + i) and the eval envs", min=0)
+    seed: int = _option(
+        0, "seed of the run: every random stream (agent, replay, training and eval envs) is spawned from it", min=0
+    )
     eval_interval: int = _option(10_000, "greedy evaluation every this many steps; 0: only at the end", min=0)
     eval_episodes: int = _option(10, "episodes per periodic evaluation", min=1)
     final_eval_episodes: int = _option(20, "episodes of the final evaluation written to eval.json", min=1)
@@ -342,9 +345,7 @@ class _Sections:
             if section not in self.fields:
                 raise RlkitError(f"unknown section {section!r} in {key!r}; valid: {', '.join(SECTIONS)}")
             if name not in self.fields[section]:
-                raise RlkitError(
-                    f"unknown key {key!r}{_suggest(name, self.fields[section])}; valid keys of {section}: {', '.join(self.fields[section])}"
-                )
+                raise RlkitError(f"unknown key {key!r}{self._elsewhere(name, section)}")
             return section, name
         owners = [s for s in SECTIONS if key in self.fields[s]]
         if len(owners) == 1:
@@ -353,10 +354,25 @@ class _Sections:
             raise RlkitError(
                 f"key {key!r} is in several sections; write one of " + ", ".join(f"{s}.{key}" for s in owners)
             )
+        raise RlkitError(f"unknown key {key!r}{self._elsewhere(key)}")
+
+    def _elsewhere(self, name: str, section: str | None = None) -> str:
+        """The rest of an unknown key's message: the section or the other agent it belongs to,
+        else the closest valid keys."""
+        homes = [s for s in SECTIONS if s != section and name in self.fields[s]]
+        if homes:
+            return f": {name} is a key of {homes[0]}; write {homes[0]}.{name}"
+        others = [a for a, cls in AGENT_CONFIGS.items() if name in {f.name for f in dataclasses.fields(cls)}]
+        if others and section in (None, "agent"):
+            algo = next(a for a, cls in AGENT_CONFIGS.items() if type(self.objects["agent"]) is cls)
+            return (
+                f": {name} is a hyperparameter of {' and '.join(others)} agents, and this run's agent is {algo}; "
+                f"choose a {' or '.join(others)} preset with --agent (rlkit list), or see rlkit train --help-keys"
+            )
+        if section:
+            return f"{_suggest(name, self.fields[section])}; valid keys of {section}: {', '.join(self.fields[section])}"
         everything = [k for s in SECTIONS for k in self.fields[s]]
-        raise RlkitError(
-            f"unknown key {key!r}{_suggest(key, everything)}; see rlkit train --help-keys for the valid keys"
-        )
+        return f"{_suggest(name, everything)}; see rlkit train --help-keys for the valid keys"
 
     def set(self, key: str, value: Any, origin: str) -> None:
         section, name = self.resolve(key)

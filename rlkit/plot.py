@@ -73,20 +73,96 @@ def group_curve(runs: list[Path], metric: str) -> dict[str, Any]:
     }
 
 
-def _env_id(run: Path) -> str:
-    config = run / "config.json"
-    return json.loads(config.read_text())["env"]["id"] if config.is_file() else "?"
+# settings that do not change what is learned: runs that differ only in these are seeds of one config
+NOT_THE_EXPERIMENT = (
+    "train.seed",
+    "train.device",
+    "train.torch_threads",
+    "train.log_interval",
+    "train.checkpoint_interval",
+    "train.keep_checkpoints",
+    "train.save_replay",
+    "train.eval_video",
+    "agent.compile",
+    "agent.replay_on_device",
+)
+SEEDS_FOR_AN_INTERVAL = 5
 
 
-def plot(paths: list[Path], out: Path, metric: str = "eval/return_mean") -> list[dict[str, Any]]:
-    """Draw one line per path (a run or a group of seeds) into `out`; return each group's summary."""
+def run_settings(run: Path) -> dict[str, Any] | None:
+    """A run's config.json as {"env.id": ..., "agent.gamma": ..., ...} (values as JSON text),
+    without the settings that do not change what is learned; None without a config.json."""
+    path = run / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    settings = {
+        f"{section}.{key}": json.dumps(value, sort_keys=True)
+        for section in ("env", "train", "agent")
+        for key, value in config.get(section, {}).items()
+    }
+    settings["agent"] = json.dumps(Path(config.get("agent_preset", "?")).stem)
+    return {key: value for key, value in settings.items() if key not in NOT_THE_EXPERIMENT}
+
+
+def group_runs(paths: list[Path]) -> list[tuple[dict[str, Any] | None, list[Path]]]:
+    """The runs under `paths` grouped by their settings (runs of one config, differing only in
+    their seed), in the order first found; runs without a config.json are grouped by path."""
+    groups: dict[str, tuple[dict[str, Any] | None, list[Path]]] = {}
+    seen: set[Path] = set()
+    for path in paths:
+        for run in find_runs(path):
+            if run.resolve() in seen:
+                continue
+            seen.add(run.resolve())
+            settings = run_settings(run)
+            key = json.dumps(settings, sort_keys=True) if settings is not None else f"path:{path}"
+            groups.setdefault(key, (settings, []))[1].append(run)
+    return list(groups.values())
+
+
+def labels(groups: list[tuple[dict[str, Any] | None, list[Path]]]) -> list[str]:
+    """'agent · env id' and, among curves of the same agent and env, the settings in which each
+    stands out: values other than the one most of them share (all values when none is shared by most)."""
+    names = []
+    for settings, runs in groups:
+        if settings is None:
+            names.append(runs[0].parent.name if runs[0].name.startswith("seed-") else runs[0].name)
+            continue
+        family = [
+            other
+            for other, _ in groups
+            if other is not None and (other["agent"], other["env.id"]) == (settings["agent"], settings["env.id"])
+        ]
+        stands_out = []
+        for key, value in settings.items():
+            values = [other.get(key) for other in family]
+            usual = max(values, key=values.count)
+            if value != usual or 2 * values.count(usual) <= len(values):
+                shown = json.loads(value) if value.startswith('"') else value  # as --set takes it: true, [64, 64]
+                stands_out.append(f"{key.partition('.')[2]}={shown}")
+        names.append(" · ".join([json.loads(settings["agent"]), json.loads(settings["env.id"]), *stands_out]))
+    return names
+
+
+def plot(paths: list[Path], out: Path, metric: str = "eval/return_mean", force: bool = False) -> list[dict[str, Any]]:
+    """Draw one curve per config found under `paths` into `out`; return each curve's summary."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
 
-    if out.exists():
-        raise RlkitError(f"--out {out}: file exists; give a new file name")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix.lower().lstrip(".") not in formats:
+        raise RlkitError(
+            f"--out {out}: {out.suffix or 'no extension'} is not an image format; valid: "
+            + ", ".join(f".{extension}" for extension in sorted(formats))
+        )
+    if out.is_dir():
+        raise RlkitError(f"--out {out}: is a folder; give a file name such as {out / 'curves.png'}")
+    if out.exists() and not force:
+        raise RlkitError(f"--out {out}: file exists; give a new file name, or add --force to overwrite it")
     if not out.parent.is_dir():
         raise RlkitError(f"--out {out}: folder {out.parent} does not exist")
     figure, axes = plt.subplots(figsize=(7, 4.5))
@@ -98,15 +174,19 @@ def plot(paths: list[Path], out: Path, metric: str = "eval/return_mean") -> list
 
 
 def draw(paths: list[Path], metric: str, axes) -> list[dict[str, Any]]:
-    """One mean line and band per path on `axes`, titled with the env ids, axes labelled."""
+    """One mean line and band per config (its runs are its seeds) on `axes`, titled with the
+    env ids and labelled with agent, env and what differs; markers show the evaluations."""
     groups = []
-    for path in paths:
-        runs = find_runs(path)
+    found = group_runs(paths)
+    for (settings, runs), label in zip(found, labels(found)):
         curve = group_curve(runs, metric)
-        label = f"{Path(path).name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
-        axes.plot(curve["steps"], curve["mean"], label=label)
+        label = f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+        axes.plot(
+            curve["steps"], curve["mean"], label=label, marker="o" if len(curve["steps"]) <= 30 else None, markersize=4
+        )
         axes.fill_between(curve["steps"], curve["low"], curve["high"], alpha=0.25)
-        groups.append({"label": label, "env_id": _env_id(runs[0]), "runs": len(runs), **curve})
+        env_id = json.loads(settings["env.id"]) if settings is not None else "?"
+        groups.append({"label": label, "env_id": env_id, "runs": len(runs), **curve})
     axes.set_title(", ".join(sorted({g["env_id"] for g in groups})))
     axes.set_xlabel("environment steps")
     axes.set_ylabel(metric)
@@ -115,12 +195,22 @@ def draw(paths: list[Path], metric: str, axes) -> list[dict[str, Any]]:
     return groups
 
 
+def few_seeds_note(groups: list[dict[str, Any]]) -> str | None:
+    """One line naming the curves with too few seeds for their 95% interval to mean much."""
+    few = [g for g in groups if g["runs"] < SEEDS_FOR_AN_INTERVAL]
+    if not few:
+        return None
+    names = "; ".join(g["label"] for g in few)
+    return f"fewer than {SEEDS_FOR_AN_INTERVAL} seeds behind {names}: their 95% intervals mean little"
+
+
 def summary_table(groups: list[dict[str, Any]]) -> str:
     """One line per group: seeds, final mean, IQM of the final values and its 95% interval."""
-    lines = [f"{'group':<40} {'seeds':>5} {'final mean':>11} {'IQM':>9} {'IQM 95% CI':>22}"]
+    width = max([40, *(len(g["label"]) for g in groups)])
+    lines = [f"{'curve':<{width}} {'seeds':>5} {'final mean':>11} {'IQM':>9} {'IQM 95% CI':>22}"]
     for g in groups:
         low, high = g["iqm_interval"]
         lines.append(
-            f"{g['label']:<40} {g['runs']:>5} {g['final_mean']:>11.2f} {g['iqm']:>9.2f} {f'[{low:.2f}, {high:.2f}]':>22}"
+            f"{g['label']:<{width}} {g['runs']:>5} {g['final_mean']:>11.2f} {g['iqm']:>9.2f} {f'[{low:.2f}, {high:.2f}]':>22}"
         )
     return "\n".join(lines)

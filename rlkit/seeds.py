@@ -19,13 +19,16 @@ from rlkit.trainer import Run, new_run_dir
 def parse_seeds(text: str) -> list[int]:
     """'1,2,3' or '1-5' (inclusive) or a mix: '1-3,7'."""
     seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            low, dash, high = part.strip().partition("-")
-            seeds += list(range(int(low), int(high) + 1)) if dash else [int(low)]
-    except ValueError:
-        raise RlkitError(f"--seeds {text!r} is not a list of seeds; valid: 1,2,3 or 1-5 or 1-3,7") from None
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise RlkitError(f"--seeds {text!r} is not a list of seeds; valid: 1,2,3 or 1-5 or 1-3,7") from None
+        if first > last:
+            raise RlkitError(f"--seeds {text!r}: {part.strip()} is a reversed range; write it low-high: {last}-{first}")
+        seeds += range(first, last + 1)
+    if min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise RlkitError(f"--seeds {text!r}: give distinct seeds, 0 or more")
     return seeds
 

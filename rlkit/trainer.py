@@ -378,9 +378,16 @@ def train(config: RunConfig, runs_root: Path = Path("runs"), progress: bool = Tr
     return run.train(new_run_dir(config, runs_root))
 
 
-def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Continue the run in `run_dir` from its latest checkpoint, in the same folder."""
-    run_dir = Path(run_dir)
+def resume(
+    run_dir: Path, total_steps: int | None = None, progress: bool = True, schedules: str | None = None
+) -> dict[str, Any]:
+    """Continue the run in `run_dir` (or the run whose checkpoint folder it is) from its latest
+    checkpoint, in the same folder. A new `total_steps` that changes what the ε, learning-rate
+    or β schedules would do needs `schedules`: "extend" stretches them to the new total,
+    "keep" keeps their horizon (past it they stay at their final values)."""
+    if schedules not in (None, "extend", "keep"):
+        raise ValueError(f"schedules={schedules!r}; valid: None, 'extend', 'keep'")
+    run_dir = _run_folder_of(Path(run_dir))
     if not run_dir.is_dir():
         raise RlkitError(f"--resume {run_dir}: no such run folder")
     latest = checkpoint.find(run_dir)
@@ -388,14 +395,68 @@ def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True)
     config = config_from_dict(meta.get("config"))
     if not isinstance(meta.get("step"), int):
         raise checkpoint.CheckpointError(f"{latest / checkpoint.META}: malformed (no step count)")
-    if total_steps is not None:
-        # the schedules keep the horizon they were decaying over; only the end of training moves
-        config.train.schedule_steps = config.train.schedule_steps or config.train.total_steps
-        config.train.total_steps = total_steps
-    if meta["step"] >= config.train.total_steps:
+    if total_steps is not None and total_steps <= meta["step"]:
+        raise RlkitError(
+            f"--resume {run_dir} --steps {total_steps:,}: the run is at step {meta['step']:,} already; "
+            "give --steps N beyond it to train on"
+        )
+    if total_steps is None and meta["step"] >= config.train.total_steps:
         raise RlkitError(
             f"--resume {run_dir}: the run is complete at step {meta['step']:,}; give --steps N beyond it to train on"
         )
+    if total_steps is not None:
+        horizon = config.train.schedule_steps or config.train.total_steps
+        changed = _schedules_changed_by(config, meta["step"], horizon, total_steps)
+        if schedules is None and total_steps > config.train.total_steps and changed:
+            raise RlkitError(
+                f"--resume {run_dir} --steps {total_steps:,}: the run's schedules ({', '.join(changed)}) span "
+                f"{horizon:,} steps; add --extend-schedules to stretch them to {total_steps:,} steps, or "
+                f"--keep-schedules to keep them (past step {horizon:,} they stay at their final values)"
+            )
+        config.train.schedule_steps = total_steps if schedules == "extend" else horizon
+        config.train.total_steps = total_steps
     run = Run(config, progress)
     run.restore(latest)
     return run.train(run_dir)
+
+
+def _run_folder_of(path: Path) -> Path:
+    """The run folder `path` means: itself, or the run of its checkpoints/ folder or of its
+    latest checkpoint (said in one line); an older checkpoint is refused."""
+    if path.name == "checkpoints" and path.is_dir() and (path.parent / "config.json").is_file():
+        print(f"--resume {path}: the checkpoints of run {path.parent}; resuming that run", flush=True)
+        return path.parent
+    if not (path / checkpoint.META).is_file():
+        return path
+    run = path.parent.parent
+    if path.parent.name != "checkpoints" or not (run / "config.json").is_file():
+        raise RlkitError(f"--resume {path}: is a checkpoint, not a run folder; give the folder of its run")
+    latest = checkpoint.find(run)
+    if latest.resolve() != path.resolve():
+        raise RlkitError(
+            f"--resume {path}: not the latest checkpoint of run {run} (that is {latest.name}); "
+            f"a resume continues a run from its latest checkpoint: give --resume {run}"
+        )
+    print(f"--resume {path}: the latest checkpoint of run {run}; resuming that run", flush=True)
+    return run
+
+
+def _schedules_changed_by(config: RunConfig, step: int, horizon: int, total_steps: int) -> list[str]:
+    """The schedules (as the agent logs them) whose values between `step` and `total_steps`
+    differ between keeping their `horizon` and stretching it to `total_steps`."""
+    from rlkit.schedules import linear
+
+    agent = config.agent
+
+    def values(at: int, span: int) -> dict[str, float]:
+        found = {**agent.exploration_metric(at, span), "train/learning_rate": agent.learning_rate_at(at, span)}
+        if getattr(agent, "prioritized_replay", False):
+            found["train/per_beta"] = linear(agent.per_beta, 1.0, span, at)
+        return found
+
+    # the schedules are piecewise linear or exponential ramps: dense samples find any difference
+    changed: set[str] = set()
+    for at in {step, step + 1, total_steps, *np.linspace(step, total_steps, 1001).astype(int).tolist()}:
+        kept, stretched = values(at, horizon), values(at, total_steps)
+        changed |= {name.removeprefix("train/") for name in kept if kept[name] != stretched[name]}
+    return sorted(changed)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -135,19 +136,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-interval", type=int, default=5_000, help="greedy evaluation every this many steps")
     parser.add_argument("--workers", type=int, default=2, help="runs trained in parallel (one torch thread each)")
     parser.add_argument("--summarize-only", action="store_true", help="only redraw and retabulate existing runs")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="train into an existing --out, replacing the runs of the envs and variants given and the tables",
+    )
     args = parser.parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
         if args.steps < 1 or args.eval_interval < 1 or args.workers < 1:
             raise RlkitError("--steps, --eval-interval and --workers must be 1 or more")
         if not args.summarize_only:
-            if args.out.exists():
-                raise RlkitError(f"--out {args.out}: exists; give a new folder (runs are never overwritten)")
+            if args.out.exists() and not args.out.is_dir():
+                raise RlkitError(f"--out {args.out}: is a file; give a folder for the runs, figure and tables")
+            if args.out.exists() and not args.force:
+                raise RlkitError(
+                    f"--out {args.out}: exists; give a new folder, add --summarize-only to retabulate its runs, "
+                    "or --force to train them again"
+                )
             for env in args.envs:
                 build_config("dqn", env, args.steps, seeds[0], VARIANTS["all"])  # bad env: fail before any run
             jobs = []
             for env in args.envs:
                 for variant in args.variants:
+                    if (args.out / env / variant).exists():  # only with --force: its seeds are trained anew
+                        shutil.rmtree(args.out / env / variant)
                     for seed in seeds:
                         folder = args.out / env / variant / f"seed-{seed}"
                         folder.mkdir(parents=True)
