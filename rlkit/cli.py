@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", metavar="SEEDS", help="several seeds, each its own run under one group folder: 1,2,3 or 1-5"
     )
     train.add_argument(
-        "--workers", type=_positive, default=1, help="with --seeds: runs in parallel processes (default: 1)"
+        "--workers",
+        type=_positive,
+        help="with --seeds (or --resume of a group): runs in parallel processes (default: 1, or the group's)",
     )
     train.add_argument(
         "--run-dir", type=Path, default=Path("runs"), help="folder the run folder goes under (default: runs)"
@@ -202,10 +204,19 @@ def _train(args: argparse.Namespace) -> int:
             raise RlkitError("--seeds runs a new group of runs; it does not go with --seed or --resume")
         seeds = parse_seeds(args.seeds)
         config = build_config(agent, env, args.steps, seeds[0], args.set)
-        summary = train_seeds(config, seeds, args.run_dir, args.workers, progress=not args.no_progress)
-        for run in summary["runs"]:
-            print(f"seed {run['seed']}: return {run['return_mean']:.2f} ± {run['return_std']:.2f}  ({run['run']})")
-        print(f"over {len(seeds)} seeds: final return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}")
+        summary = train_seeds(config, seeds, args.run_dir, args.workers or 1, progress=not args.no_progress)
+        _print_group(summary)
+        return 0
+    if args.workers is not None and args.resume is None:
+        raise RlkitError("--workers goes with --seeds (or --resume of a group folder)")
+    from rlkit.seeds import is_group, resume_group
+
+    if args.resume is not None and is_group(args.resume):
+        if args.agent or args.env or args.seed is not None or args.set or args.steps is not None:
+            raise RlkitError(
+                "--resume of a group continues its seeds with their saved config; only --workers may go with it"
+            )
+        _print_group(resume_group(args.resume, args.workers, progress=not args.no_progress))
         return 0
     if args.resume is not None:
         options = {"--agent": args.agent, "--env": args.env, "--seed": args.seed, "--set": args.set or None}
@@ -220,10 +231,22 @@ def _train(args: argparse.Namespace) -> int:
         config = build_config(agent, env, args.steps, args.seed, args.set)
         run = trainer.Run(config, progress=not args.no_progress)
         run_dir = trainer.new_run_dir(config, args.run_dir)
-        print(f"run folder: {run_dir}\nwatch it:   tensorboard --logdir {args.run_dir}", flush=True)
+        print(f"run folder: {run_dir}\nwatch it:   rlkit board {args.run_dir}", flush=True)
         result = run.train(run_dir)
-    print(f"return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} episodes")
+    print(
+        f"final eval: return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} "
+        f"episodes; run folder {result['run']}"
+    )
     return 0
+
+
+def _print_group(summary: dict) -> None:
+    for run in summary["runs"]:
+        print(f"seed {run['seed']}: return {run['return_mean']:.2f} ± {run['return_std']:.2f}  ({run['run']})")
+    print(
+        f"over {len(summary['runs'])} seeds: final return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}; "
+        f"group folder {summary['group']}"
+    )
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -246,6 +269,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rlkit` console script."""
+    from rlkit.seeds import GroupFailed, GroupInterrupted
     from rlkit.trainer import Interrupted
 
     try:
@@ -268,9 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RlkitError as error:
         print(f"rlkit: error: {error}", file=sys.stderr)
         return 2
-    except Interrupted as stop:
+    except (Interrupted, GroupInterrupted) as stop:
         print(f"rlkit: {stop}", file=sys.stderr)
         return 130
+    except GroupFailed as failure:
+        print(f"rlkit: {failure}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("rlkit: interrupted", file=sys.stderr)
         return 130

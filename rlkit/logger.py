@@ -29,12 +29,22 @@ def _hparam_value(value: Any) -> Any:
 class Logger:
     """Writes scalars to the run folder's event files and keeps the progress bar up to date."""
 
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int = 0, progress: bool = True):
+    def __init__(
+        self, run_dir: Path, total_steps: int, start_step: int = 0, progress: bool = True, label: str | None = None
+    ):
+        """`label` prefixes every console line (a seed of a group: `[seed 3]`)."""
+        self.prefix = f"[{label}] " if label else ""
         # A resumed run drops the events written after its checkpoint (those of its step were
         # all logged before the checkpoint was saved), so the curves continue without doubles.
         self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step else None)
         self.bar = tqdm(
-            total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, disable=not progress, smoothing=0.1
+            total=total_steps,
+            initial=start_step,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not progress,
+            smoothing=0.1,
+            desc=label,
         )
         self.recent_returns: deque[float] = deque(maxlen=20)
         self.last_step = start_step
@@ -116,7 +126,7 @@ class Logger:
             self.writer.file_writer.add_summary(summary)
 
     def message(self, text: str) -> None:
-        self.bar.write(text)
+        self.bar.write(self.prefix + text)
 
     def close(self) -> None:
         self.bar.close()

@@ -107,11 +107,12 @@ def _restore_env_rngs(envs: gym.vector.VectorEnv, states: list[Any] | None) -> N
 class Run:
     """One training run: (config, run folder) plus the live state the loop advances."""
 
-    def __init__(self, config: RunConfig, progress: bool = True):
+    def __init__(self, config: RunConfig, progress: bool = True, label: str | None = None):
         """Build the agent and check that it fits the env; touches no file, so bad input is
         refused before any run folder exists."""
         self.config = config
         self.progress = progress
+        self.label = label  # prefixes the run's console lines (a seed of a group)
         train = config.train
         if train.torch_threads:
             torch.set_num_threads(train.torch_threads)
@@ -261,7 +262,7 @@ class Run:
             seed=env_seeds(sequence(train.seed, Stream.TRAINING_ENVS, self.step), envs.num_envs)
         )
         _restore_env_rngs(envs, self.env_rng_states)
-        logger = Logger(self.run_dir, train.total_steps, self.step, self.progress)
+        logger = Logger(self.run_dir, train.total_steps, self.step, self.progress, self.label)
         self.started = logger.start_time
         if self.resumed_from is None:
             logger.hyperparameters(config.to_dict(), {"eval/return_mean": 0.0})
@@ -334,6 +335,8 @@ class Run:
             "env_id": self.config.env.id,
             "agent": self.config.agent_name,
             "seed": self.config.train.seed,
+            "run": str(self.run_dir),
+            "num_envs": self.config.train.eval_num_envs,
             "epsilon": self.config.train.eval_epsilon,
             "best_eval_return": self.best_eval_return,
             "evaluations": self.evaluations,
@@ -341,11 +344,7 @@ class Run:
         temporary = self.run_dir / ".eval.json.tmp"
         temporary.write_text(json.dumps(summary, indent=1))
         os.replace(temporary, self.run_dir / "eval.json")
-        logger.message(
-            f"final eval: return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} episodes; "
-            f"run folder {self.run_dir}"
-        )
-        return summary
+        return summary  # the caller prints it, once the progress bar is closed
 
 
 def _crossed(before: int, after: int, interval: int) -> bool:
@@ -379,7 +378,11 @@ def train(config: RunConfig, runs_root: Path = Path("runs"), progress: bool = Tr
 
 
 def resume(
-    run_dir: Path, total_steps: int | None = None, progress: bool = True, schedules: str | None = None
+    run_dir: Path,
+    total_steps: int | None = None,
+    progress: bool = True,
+    schedules: str | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """Continue the run in `run_dir` (or the run whose checkpoint folder it is) from its latest
     checkpoint, in the same folder. A new `total_steps` that changes what the ε, learning-rate
@@ -400,7 +403,8 @@ def resume(
             f"--resume {run_dir} --steps {total_steps:,}: the run is at step {meta['step']:,} already; "
             "give --steps N beyond it to train on"
         )
-    if total_steps is None and meta["step"] >= config.train.total_steps:
+    # a run stopped after its last checkpoint but before its final evaluation only evaluates
+    if total_steps is None and meta["step"] >= config.train.total_steps and (run_dir / "eval.json").exists():
         raise RlkitError(
             f"--resume {run_dir}: the run is complete at step {meta['step']:,}; give --steps N beyond it to train on"
         )
@@ -415,7 +419,7 @@ def resume(
             )
         config.train.schedule_steps = total_steps if schedules == "extend" else horizon
         config.train.total_steps = total_steps
-    run = Run(config, progress)
+    run = Run(config, progress, label)
     run.restore(latest)
     return run.train(run_dir)
 

@@ -40,7 +40,8 @@ def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
     assert code == 0
     run = _only_run(tmp_path)
     assert run.parent.name == "qlearning" and run.parent.parent.name == "taxi" and run.name.endswith("-s3")
-    assert f"tensorboard --logdir {tmp_path}" in out
+    assert f"watch it:   rlkit board {tmp_path}" in out
+    assert out.count("final eval:") == 1 and f"run folder {run}" in out
 
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["total_steps"] == 3000 and config["env"]["id"] == "Taxi-v4"
