@@ -143,6 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--force", action="store_true", help="overwrite the --out file if it exists")
     plot.add_argument("--metric", default="eval/return_mean", help="scalar to plot (default: eval/return_mean)")
 
+    study = commands.add_parser(
+        "study",
+        help="how one config does across seeds: solved seeds, median, IQM, worst seed, time to solve",
+        description="A summary of the finished runs of one config (a group of rlkit train --seeds), from each "
+        "run's final greedy evaluation (eval.json), never its best checkpoint.",
+    )
+    study.add_argument("paths", type=Path, nargs="+", metavar="GROUP_OR_RUN", help="group folders or run folders")
+    study.add_argument(
+        "--solved-return",
+        type=float,
+        metavar="R",
+        help="return that counts as solved (default: the run's train.solved_return, else the env's reward_threshold)",
+    )
+    study.add_argument("--json", type=Path, metavar="FILE", help="also write the summary to FILE")
+    study.add_argument("--force", action="store_true", help="overwrite the --json file if it exists")
+
     board = commands.add_parser("board", help="start TensorBoard on a runs folder (localhost)")
     board.add_argument("runs_dir", type=Path, nargs="?", default=Path("runs"), help="runs folder (default: runs)")
     board.add_argument("--port", type=_natural, default=6006, help="port on localhost (default: 6006)")
@@ -241,12 +257,26 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _print_group(summary: dict) -> None:
+    from rlkit.study import table
+
     for run in summary["runs"]:
         print(f"seed {run['seed']}: return {run['return_mean']:.2f} ± {run['return_std']:.2f}  ({run['run']})")
     print(
         f"over {len(summary['runs'])} seeds: final return {summary['return_mean']:.2f} ± {summary['return_std']:.2f}; "
         f"group folder {summary['group']}"
     )
+    print(table(summary["study"]))
+
+
+def _study(args: argparse.Namespace) -> int:
+    from rlkit.study import study, table
+
+    _new_file("--json", args.json, args.force)
+    summary = study(args.paths, args.solved_return)
+    print(table(summary))
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary, indent=1))
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -287,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "eval": lambda: _evaluate(args),
             "board": lambda: _board(args),
             "plot": lambda: _plot(args),
+            "study": lambda: _study(args),
         }
         return handlers[args.command]()
     except RlkitError as error:

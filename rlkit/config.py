@@ -15,6 +15,7 @@ import difflib
 import json
 import math
 import tomllib
+import types
 import typing
 from dataclasses import dataclass
 from importlib import resources
@@ -54,6 +55,11 @@ class TrainConfig:
     save_replay: bool = _option(False, "keep the replay buffer in checkpoints, for an exact resume")
     device: str = _option("auto", "torch device: auto (cuda if available), cpu, cuda, cuda:1, ...")
     torch_threads: int = _option(1, "torch CPU threads; 0 keeps torch's default", min=0)
+    solved_return: float | None = _option(
+        None,
+        "greedy evaluation return that counts as solving the task, for the summaries of seed groups; "
+        "unset: the env's registered reward_threshold",
+    )
 
 
 @dataclass
@@ -258,7 +264,17 @@ def _suggest(name: str, valid: typing.Iterable[str]) -> str:
 # ----------------------------------------------------------------------------- values
 
 
+def _optional(kind: Any) -> Any | None:
+    """The inner type of `X | None`, else None."""
+    if isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind):
+        (inner,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return inner
+    return None
+
+
 def _type_name(kind: Any) -> str:
+    if _optional(kind) is not None:
+        return _type_name(_optional(kind))
     if typing.get_origin(kind) is Literal:
         return "one of " + ", ".join(map(str, typing.get_args(kind)))
     if typing.get_origin(kind) is list:
@@ -269,6 +285,10 @@ def _type_name(kind: Any) -> str:
 def _check_value(key: str, value: Any, spec: dataclasses.Field, hints: dict[str, Any]) -> Any:
     """`value` converted to the field's type, or RlkitError naming the key and what is valid."""
     kind = hints[spec.name]
+    if _optional(kind) is not None:
+        if value is None:  # only from a saved config: TOML has no null
+            return None
+        kind = _optional(kind)
     origin = typing.get_origin(kind)
     wrong = RlkitError(f"{key} = {value!r} is not {_type_name(kind)}")
     if origin is Literal:

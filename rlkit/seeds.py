@@ -27,6 +27,7 @@ import numpy as np
 from rlkit import checkpoint
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.errors import RlkitError
+from rlkit.study import study
 from rlkit.trainer import Interrupted, Run, new_run_dir, resume
 
 GROUP_FILE = "group.json"
@@ -176,6 +177,7 @@ def _train_group(group: Path, config: RunConfig, seeds: list[int], workers: int,
         status="finished",
         return_mean=float(np.mean(finals)),
         return_std=float(np.std(finals)),
+        study=study([group / f"seed-{seed}" for seed in seeds]),
         runs=runs,
     )
 

@@ -1,0 +1,88 @@
+"""Seed studies from the runs' final evaluations, checked against numbers worked out by hand."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rlkit.config import build_config
+from rlkit.errors import RlkitError
+from rlkit.study import study, threshold
+
+# final greedy returns of 8 seeds, and (step, training seconds, return) of each run's evaluations
+FINALS = [500.0, 480.0, 91.0, 500.0, 281.0, 500.0, 54.0, 476.0]
+HISTORIES = {
+    0: [(10_000, 20.0, 300.0), (20_000, 41.0, 490.0), (30_000, 60.0, 500.0)],
+    1: [(10_000, 19.0, 475.0), (30_000, 58.0, 480.0)],
+    2: [(10_000, 22.0, 120.0), (30_000, 61.0, 91.0)],
+    3: [(10_000, 21.0, 200.0), (20_000, 40.0, 300.0), (30_000, 59.0, 500.0)],
+    4: [(30_000, 60.0, 281.0)],
+    5: [(20_000, 43.0, 476.0), (30_000, 62.0, 500.0)],
+    6: [(10_000, 20.0, 500.0), (30_000, 60.0, 54.0)],  # solved once, collapsed later
+    7: [(30_000, 57.0, 476.0)],
+}
+
+
+def _group(tmp_path, finals=FINALS, histories=HISTORIES, **settings):
+    config = build_config("dqn", "cartpole", 30_000, 0, [f"{k}={v}" for k, v in settings.items()]).to_dict()
+    group = tmp_path / "group"
+    for index, final in enumerate(finals):
+        run = group / f"seed-{index + 11}"
+        run.mkdir(parents=True)
+        config["train"]["seed"] = index + 11
+        (run / "config.json").write_text(json.dumps(config))
+        evaluations = [
+            {"step": step, "return_mean": value, "return_std": 0.0, "time_s": seconds + 5, "train_time_s": seconds}
+            for step, seconds, value in histories[index]
+        ]
+        (run / "eval.json").write_text(json.dumps({"return_mean": final, "episodes": 20, "evaluations": evaluations}))
+    return group
+
+
+def test_summary_from_the_final_evaluations(tmp_path):
+    summary = study([_group(tmp_path)])
+    assert summary["seeds"] == 8 and summary["solved_return"] == 475.0  # CartPole-v1's reward_threshold
+    assert summary["solved"] == 5  # 500, 480, 500, 500, 476: seed 6 solved once but ended at 54
+    assert summary["median"] == (480.0 + 476.0) / 2
+    # IQM: the middle 4 of the 8 sorted finals 54, 91, 281, 476, 480, 500, 500, 500
+    assert summary["iqm"] == pytest.approx((281 + 476 + 480 + 500) / 4)
+    low, high = summary["iqm_ci"]
+    assert low <= summary["iqm"] <= high
+    assert summary["worst"] == {"seed": 17, "return": 54.0}
+    # first evaluations at or above 475: seeds 0 (20k, 41 s), 1 (10k, 19 s), 3 (30k, 59 s), 5 (20k, 43 s),
+    # 6 (10k, 20 s), 7 (30k, 57 s); seeds 2 and 4 never got there
+    first = summary["first_solve"]
+    assert first["seeds"] == 6
+    assert first["median_steps"] == np.median([20_000, 10_000, 30_000, 20_000, 10_000, 30_000])
+    assert first["median_train_seconds"] == np.median([41.0, 19.0, 59.0, 43.0, 20.0, 57.0])
+
+
+def test_a_threshold_of_the_users_or_the_presets(tmp_path):
+    assert study([_group(tmp_path)], solved_return=490.0)["solved"] == 3
+    assert threshold(build_config("qlearning", "taxi").to_dict()) == 7.0  # the preset's, not the registered 8
+
+
+def test_a_mixed_group_is_refused_in_one_line(tmp_path):
+    group = _group(tmp_path)
+    config = json.loads((group / "seed-12" / "config.json").read_text())
+    config["agent"]["learning_rate"] = 1e-3
+    (group / "seed-12" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        RlkitError, match=r"not seeds of one config: agent.learning_rate .*group/seed-11.*group/seed-12"
+    ):
+        study([group])
+
+
+def test_an_empty_group_is_refused(tmp_path):
+    (tmp_path / "empty" / "seed-1").mkdir(parents=True)
+    with pytest.raises(RlkitError, match="no finished run"):
+        study([tmp_path / "empty"])
+
+
+def test_the_command(cli, tmp_path):
+    code, out, err = cli("study", _group(tmp_path), "--json", tmp_path / "study.json")
+    assert code == 0, err
+    assert "solved (final ≥ 475): 5 of 8" in out and "worst 54.00 (seed 17)" in out
+    assert json.loads((tmp_path / "study.json").read_text())["solved"] == 5
+    code, _, err = cli("study", tmp_path / "nothing-here")
+    assert code == 2 and err.count("\n") == 1
