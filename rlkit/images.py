@@ -1,5 +1,6 @@
-"""Pictures of a Q-table for TensorBoard: a states × actions heatmap and, for grid worlds, the
-greedy policy as arrows on the map."""
+"""Pictures of a Q-table for TensorBoard: a heatmap with labelled axes and a colour bar (drawn
+with Pillow, which TensorBoard brings, so it needs no optional package) and, for grid worlds,
+the greedy policy as arrows on the map (with matplotlib, when it is installed)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,133 @@ TILE_COLOURS = {
     "G": (0.6, 0.9, 0.6),
 }
 
+# matplotlib's viridis at 0, 1/8, ..., 1: dark blue (low) to yellow (high), readable in grey too
+VIRIDIS = np.array(
+    [(68, 1, 84), (71, 45, 123), (59, 82, 139), (44, 114, 142), (33, 145, 140), (40, 174, 128), (94, 201, 98)]
+    + [(173, 220, 48), (253, 231, 37)],
+    dtype=np.float64,
+)
+STATES_PER_STRIP = 100  # a longer table wraps into strips stacked top to bottom
+MOST_STATES_SHOWN = 1000  # beyond this, every k-th state is drawn
+PLOT_WIDTH = 600  # pixels a strip aims for
+MIN_WIDTH = 540  # room for the colour bar's caption
+BACKGROUND, INK = (255, 255, 255), (40, 40, 40)
 
-def heatmap(q_table: np.ndarray, width: int = 96, max_rows: int = 1024) -> np.ndarray:
-    """The table as an RGB uint8 image (rows: states, columns: actions), low blue to high yellow,
-    columns widened to at least `width` pixels, rows sampled down to `max_rows`."""
-    table = q_table[:: max(1, len(q_table) // max_rows)]
-    low, high = float(table.min()), float(table.max())
-    scaled = (table - low) / (high - low) if high > low else np.zeros_like(table)
-    colours = np.stack([scaled, 0.3 + 0.5 * scaled, 1.0 - scaled], axis=-1)  # blue → yellow-green
-    image = np.repeat(colours, max(1, width // table.shape[1]), axis=1)
-    return (image * 255).astype(np.uint8)
+
+def colour_range(values: np.ndarray) -> tuple[float, float]:
+    """The values the colours span: the table's range cut at Tukey's far-out fences (quartiles
+    ∓ 3 × the interquartile range), so that a few extreme entries, such as a cliff's −100s, do
+    not wash out the rest; the whole range when the fences would leave no spread."""
+    low, high = float(np.min(values)), float(np.max(values))
+    q1, q3 = np.percentile(values, [25, 75])
+    fenced = max(low, float(q1 - 3 * (q3 - q1))), min(high, float(q3 + 3 * (q3 - q1)))
+    return fenced if fenced[0] < fenced[1] else (low, high)
+
+
+def colours(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """RGB uint8 colours of `values` on viridis, [low, high] spread over the map, values beyond clipped."""
+    scaled = np.clip((values - low) / (high - low), 0.0, 1.0) if high > low else np.full(np.shape(values), 0.5)
+    positions = scaled * (len(VIRIDIS) - 1)
+    anchors = np.arange(len(VIRIDIS))
+    return np.stack([np.interp(positions, anchors, VIRIDIS[:, c]) for c in range(3)], axis=-1).astype(np.uint8)
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # a scalable font (Pillow >= 10.1 with FreeType)
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def _text(draw: Any, x: float, y: float, text: str, font: Any, align: str = "center") -> None:
+    """`text` with its top at y, centred on x (or starting or ending at x)."""
+    width = draw.textlength(text, font=font)
+    left = {"left": x, "center": x - width / 2, "right": x - width}[align]
+    draw.text((left, y), text, fill=INK, font=font)
+
+
+def _tick_step(cell_width: int, least_pixels: int = 36) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... states whose labels are `least_pixels` apart."""
+    for step in (1, 2, 5, 10, 20, 50, 100, 200, 500):
+        if step * cell_width >= least_pixels:
+            return step
+    return 1000
+
+
+def heatmap(q_table: np.ndarray) -> np.ndarray:
+    """The table as an RGB uint8 picture: actions down, states across (in strips of up to 100
+    states for long tables), labelled axes, and a colour bar under it whose range leaves out
+    far outliers, as its caption says."""
+    from PIL import Image, ImageDraw
+
+    num_states, num_actions = q_table.shape
+    stride = -(-num_states // MOST_STATES_SHOWN)
+    states = np.arange(0, num_states, stride)
+    low, high = colour_range(q_table)
+    per_strip = min(len(states), STATES_PER_STRIP)
+    strips = -(-len(states) // per_strip)
+    cell_width = int(np.clip(PLOT_WIDTH // per_strip, 6, 32))
+    cell_height = int(np.clip(96 // num_actions, 6, 20))
+    font, line = _font(11), 15
+    left, top, strip_height = 34, 24, num_actions * cell_height
+    strip_step = strip_height + line + 6  # cells, state labels, gap
+    width = max(left + per_strip * cell_width + 16, MIN_WIDTH)
+    plot_bottom = top + strips * strip_step
+    height = plot_bottom + line + 48  # axis label, colour bar, caption
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+
+    every = f", one state in {stride} shown" if stride > 1 else ""
+    _text(draw, left, 5, f"Q-table: {num_states} states, {num_actions} actions{every}", font, "left")
+    cells = colours(q_table[states].T, low, high)  # actions × states
+    tick_step = _tick_step(cell_width)
+    action_ticks = range(0, num_actions, max(1, -(-12 // cell_height)))
+    for strip in range(strips):
+        y = top + strip * strip_step
+        block = cells[:, strip * per_strip : (strip + 1) * per_strip]
+        picture = np.repeat(np.repeat(block, cell_height, axis=0), cell_width, axis=1)
+        image.paste(Image.fromarray(picture), (left, y))
+        for column in range(0, block.shape[1], tick_step):
+            x = left + column * cell_width + cell_width / 2
+            draw.line([(x, y + strip_height), (x, y + strip_height + 2)], fill=INK)
+            _text(draw, x, y + strip_height + 2, str(states[strip * per_strip + column]), font)
+        for action in action_ticks:
+            _text(draw, left - 4, y + action * cell_height + cell_height / 2 - 7, str(action), font, "right")
+    _text(draw, left + per_strip * cell_width / 2, plot_bottom - 4, "state", font)
+    label = Image.new("RGB", (int(draw.textlength("action", font=font)) + 2, 14), BACKGROUND)
+    ImageDraw.Draw(label).text((1, 0), "action", fill=INK, font=font)
+    image.paste(label.rotate(90, expand=True), (2, top + max(0, strip_height - label.width) // 2))
+    _colour_bar(draw, image, left, plot_bottom + line, q_table, low, high, font)
+    return np.asarray(image)
+
+
+def _colour_bar(draw: Any, image: Any, x: int, y: int, q_table: np.ndarray, low: float, high: float, font: Any) -> None:
+    """A horizontal colour bar from `low` to `high` at (x, y), with a triangle at an end beyond
+    which table values were clipped, and a caption that says so."""
+    from PIL import Image
+
+    low_text, high_text = f"{low:.3g}", f"{high:.3g}"
+    bar_left = int(x + draw.textlength(low_text, font=font) + 12)
+    bar_right, bar_bottom = bar_left + 240, y + 9
+    ramp = colours(np.linspace(low, high, bar_right - bar_left), low, high)
+    image.paste(Image.fromarray(np.repeat(ramp[np.newaxis], bar_bottom - y + 1, axis=0)), (bar_left, y))
+    _text(draw, bar_left - 6, y - 2, low_text, font, "right")
+    _text(draw, bar_right + 6, y - 2, high_text, font, "left")
+    table_low, table_high = float(q_table.min()), float(q_table.max())
+    if table_low < low:
+        draw.polygon([(bar_left, y), (bar_left, bar_bottom), (bar_left - 5, (y + bar_bottom) / 2)], fill=tuple(ramp[0]))
+    if table_high > high:
+        draw.polygon(
+            [(bar_right, y), (bar_right, bar_bottom), (bar_right + 5, (y + bar_bottom) / 2)], fill=tuple(ramp[-1])
+        )
+    caption = "colour: Q value"
+    if table_low < low or table_high > high:
+        caption += (
+            f"; outliers (over 3 IQR beyond the quartiles) clipped; table range {table_low:.3g} to {table_high:.3g}"
+        )
+    _text(draw, x, bar_bottom + 6, caption, font, "left")
 
 
 def policy_map(q_table: np.ndarray, grid: dict[str, Any]) -> np.ndarray | None:

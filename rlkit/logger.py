@@ -3,13 +3,16 @@
 Metric names (stable; dashboards rely on them):
   rollout/episode_return, rollout/episode_length, rollout/episodes
   train/epsilon (or train/temperature), train/learning_rate, train/per_beta, train/loss, train/q_mean, train/grad_norm, train/td_error
-  time/sps (environment steps per second), time/elapsed_s
+  time/sps (environment steps per second, everything included), time/elapsed_s
+  time/acting_ms_per_step, time/learning_ms_per_step (wall milliseconds per environment step spent
+    in the phases the loop times with `Logger.timed`)
   eval/return_mean, eval/return_std, eval/length_mean
 """
 
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections import deque
 from pathlib import Path
@@ -17,13 +20,112 @@ from typing import Any
 
 import numpy as np
 from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from torch.utils.tensorboard import SummaryWriter
-from torch.utils.tensorboard.summary import hparams
 from tqdm import tqdm
 
+from rlkit.envs import is_atari
+from rlkit.plot import NOT_THE_EXPERIMENT
 
-def _hparam_value(value: Any) -> Any:
-    return value if isinstance(value, (bool, int, float, str)) else str(value)
+# TensorBoard's Custom Scalars page: one chart per quantity, so that each gets its own y axis
+LAYOUT = {
+    "return (training, evaluation)": ["rollout/episode_return", "eval/return_mean"],
+    "loss (DQN: Huber)": ["train/loss"],
+    "Q (DQN: batch mean)": ["train/q_mean"],
+    "TD error (Q-learning: mean absolute)": ["train/td_error"],
+    "exploration (ε or softmax temperature)": ["train/epsilon", "train/temperature"],
+    "learning rate": ["train/learning_rate"],
+    "speed (environment steps per second, everything included)": ["time/sps"],
+    "time per environment step (ms): acting, learning": ["time/acting_ms_per_step", "time/learning_ms_per_step"],
+}
+
+# The HParams table sorts its columns by name (those whose values differ between runs first)
+# and shows the first five: capitalised names sort before the section.key ones.
+# Headline column → the config key it shows (None: the agent preset's name).
+HEADLINE = {
+    "Agent": None,
+    "Env": "env.id",
+    "Learning rate": "agent.learning_rate",
+    "Seed": "train.seed",
+    "Steps": "train.total_steps",
+}
+ATARI_KEYS = (
+    "noop_max",
+    "frame_skip",
+    "screen_size",
+    "frame_stack",
+    "terminal_on_life_loss",
+    "clip_reward",
+    "repeat_action_probability",
+    "full_action_space",
+    "max_frames",
+)
+
+
+def _applies(config: dict[str, Any]) -> dict[str, bool]:
+    """For the keys that apply only under some setting: whether they do in this run (every
+    other key always applies)."""
+    env, agent = config["env"], config["agent"]
+    atari = is_atari(env["id"])
+    lr_schedule, exploration, optimizer = agent["lr_schedule"], agent["exploration"], agent.get("optimizer")
+    only_when: list[tuple[bool, tuple[str, ...]]] = [
+        (atari, tuple(f"env.{key}" for key in ATARI_KEYS)),
+        (not atari, ("env.max_episode_steps",)),
+        (not atari and not env["bins"], ("agent.normalize_observations",)),  # vector observations only
+        (bool(env["bins"]), ("env.bins", "env.low", "env.high")),
+        (lr_schedule != "constant", ("agent.learning_rate_final", "agent.lr_decay_steps")),
+        (lr_schedule == "exponential", ("agent.lr_decay_rate",)),
+        (exploration == "epsilon", ("agent.exploration_initial_eps", "agent.exploration_final_eps")),
+        (exploration == "softmax", ("agent.exploration_initial_temperature", "agent.exploration_final_temperature")),
+        (
+            bool(agent.get("prioritized_replay")),
+            ("agent.per_alpha", "agent.per_beta", "agent.per_eps", "agent.per_weights"),
+        ),
+        (optimizer == "adam", ("agent.adam_eps",)),
+        (optimizer == "rmsprop", ("agent.rmsprop_alpha", "agent.rmsprop_eps", "agent.rmsprop_centered")),
+        (optimizer == "sgd", ("agent.sgd_momentum",)),
+    ]
+    return {key: applies for applies, keys in only_when for key in keys}
+
+
+def _hparam_value(value: Any) -> bool | int | float | str:
+    """A value TensorBoard's HParams can show: bools stay bools, lists become their JSON text."""
+    return value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
+
+
+def run_hyperparameters(config: dict[str, Any]) -> dict[str, bool | int | float | str]:
+    """The hyperparameters of a run (its config as `RunConfig.to_dict` gives it) that apply to
+    its agent and env: the headline (agent, env, learning rate, seed, steps), the algorithm, then
+    `section.key` for the others; settings that do not change what is learned are left out."""
+    flat = {
+        f"{section}.{key}": value for section in ("env", "train", "agent") for key, value in config[section].items()
+    }
+    for key, value in flat.pop("env.make_kwargs").items():
+        flat[f"env.make_kwargs.{key}"] = value
+    values = {name: flat.pop(key) if key else Path(config["agent_preset"]).stem for name, key in HEADLINE.items()}
+    values["algo"] = config["algo"]
+    applies = _applies(config)
+    values |= {
+        key: _hparam_value(value)
+        for key, value in flat.items()
+        if value is not None and applies.get(key, True) and key not in NOT_THE_EXPERIMENT
+    }
+    return values
+
+
+class _PhaseTimer:
+    """Adds the wall time spent inside a `with` block to its phase's total."""
+
+    __slots__ = ("totals", "phase", "started")
+
+    def __init__(self, totals: dict[str, float], phase: str):
+        self.totals, self.phase, self.started = totals, phase, 0.0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *_: Any) -> None:
+        self.totals[self.phase] = self.totals.get(self.phase, 0.0) + time.perf_counter() - self.started
 
 
 class Logger:
@@ -50,23 +152,20 @@ class Logger:
         self.last_step = start_step
         self.last_time = time.perf_counter()
         self.start_time = self.last_time
+        self.phase_seconds: dict[str, float] = {}  # since the last progress line
+        self.timers: dict[str, _PhaseTimer] = {}
 
     def layout(self) -> None:
-        """TensorBoard's Custom Scalars page: return, loss and Q, exploration and speed, with the
-        training and evaluation returns on one chart."""
-        self.writer.add_custom_scalars(
-            {
-                "rlkit": {
-                    "return (training, evaluation)": ["Multiline", ["rollout/episode_return", "eval/return_mean"]],
-                    "loss and Q": ["Multiline", ["train/loss", "train/q_mean", "train/td_error"]],
-                    "exploration and learning rate": [
-                        "Multiline",
-                        ["train/epsilon", "train/temperature", "train/learning_rate"],
-                    ],
-                    "speed": ["Multiline", ["time/sps"]],
-                }
-            }
-        )
+        """TensorBoard's Custom Scalars page: one chart per quantity (each with its own y axis),
+        the training and evaluation returns on one, acting and learning time on another."""
+        self.writer.add_custom_scalars({"rlkit": {title: ["Multiline", tags] for title, tags in LAYOUT.items()}})
+
+    def timed(self, phase: str) -> _PhaseTimer:
+        """A context manager: the wall time inside it counts towards `phase` ("acting" or
+        "learning"), logged per environment step as time/<phase>_ms_per_step."""
+        if phase not in self.timers:
+            self.timers[phase] = _PhaseTimer(self.phase_seconds, phase)
+        return self.timers[phase]
 
     def scalars(self, values: dict[str, Any], step: int) -> None:
         for tag, value in values.items():
@@ -100,8 +199,11 @@ class Logger:
     def progress(self, values: dict[str, Any], step: int) -> None:
         """Log training values with the speed since the last call, and move the bar."""
         now = time.perf_counter()
+        steps = max(step - self.last_step, 1)
         sps = (step - self.last_step) / max(now - self.last_time, 1e-9)
-        self.scalars({**values, "time/sps": sps, "time/elapsed_s": now - self.start_time}, step)
+        phases = {f"time/{phase}_ms_per_step": 1000 * seconds / steps for phase, seconds in self.phase_seconds.items()}
+        self.phase_seconds.clear()
+        self.scalars({**values, **phases, "time/sps": sps, "time/elapsed_s": now - self.start_time}, step)
         postfix = {"sps": f"{sps:,.0f}"}
         if self.recent_returns:
             postfix["return"] = f"{np.mean(self.recent_returns):.2f}"
@@ -113,17 +215,13 @@ class Logger:
         self.bar.update(step - self.last_step)
         self.last_step, self.last_time = step, now
 
-    def hyperparameters(self, config: dict[str, dict[str, Any]], metrics: dict[str, float]) -> None:
-        """Record the run's hyperparameters for TensorBoard's HParams tab."""
-        flat = {
-            f"{section}.{k}": _hparam_value(v)
-            for section in ("env", "train", "agent")
-            for k, v in config[section].items()
-        }
-        flat["algo"] = config["algo"]
-        experiment, start, end = hparams(flat, metrics)
-        for summary in (experiment, start, end):
-            self.writer.file_writer.add_summary(summary)
+    def hyperparameters(self, config: dict[str, Any]) -> None:
+        """Record the hyperparameters that apply to this run (`run_hyperparameters`) for
+        TensorBoard's HParams tab. No experiment summary is written: TensorBoard then builds
+        the table from every run's own values (a per-run experiment would have it take one
+        arbitrary run's columns) and lists the runs' scalars as its metrics."""
+        # trial_id "": no session group, so each run is its own row, named by its folder
+        self.writer.file_writer.add_summary(hparams_pb(run_hyperparameters(config), trial_id=""))
 
     def message(self, text: str) -> None:
         self.bar.write(self.prefix + text)

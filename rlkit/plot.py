@@ -76,6 +76,7 @@ def group_curve(runs: list[Path], metric: str) -> dict[str, Any]:
 # settings that do not change what is learned: runs that differ only in these are seeds of one config
 NOT_THE_EXPERIMENT = (
     "train.seed",
+    "train.solved_return",
     "train.device",
     "train.torch_threads",
     "train.log_interval",

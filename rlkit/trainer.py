@@ -265,7 +265,7 @@ class Run:
         logger = Logger(self.run_dir, train.total_steps, self.step, self.progress, self.label)
         self.started = logger.start_time
         if self.resumed_from is None:
-            logger.hyperparameters(config.to_dict(), {"eval/return_mean": 0.0})
+            logger.hyperparameters(config.to_dict())
             logger.layout()
         else:
             logger.message(f"resumed from {self.resumed_from} at step {self.step:,}")
@@ -274,8 +274,9 @@ class Run:
         try:
             end = min(train.total_steps, until or train.total_steps)
             while self.step < end and not stop.requested:
-                actions = self.agent.act(observations, self.step)
-                next_observations, rewards, terminated, truncated, infos = envs.step(actions)
+                with logger.timed("acting"):
+                    actions = self.agent.act(observations, self.step)
+                    next_observations, rewards, terminated, truncated, infos = envs.step(actions)
                 last_step, self.step = self.step, self.step + envs.num_envs
                 real_next = next_observations
                 if "final_obs" in infos:
@@ -283,12 +284,9 @@ class Run:
                     for i in np.flatnonzero(infos["_final_obs"]):
                         real_next[i] = infos["final_obs"][i]
                     self._log_episodes(infos["final_info"], logger)
-                metrics = (
-                    self.agent.observe(
-                        Transition(observations, actions, rewards, real_next, terminated, truncated), self.step
-                    )
-                    or metrics
-                )
+                with logger.timed("learning"):
+                    transition = Transition(observations, actions, rewards, real_next, terminated, truncated)
+                    metrics = self.agent.observe(transition, self.step) or metrics
                 observations = next_observations
                 if _crossed(last_step, self.step, train.log_interval):
                     logger.progress({**self.agent.schedule_values(self.step), **metrics}, self.step)

@@ -1,0 +1,222 @@
+"""What a run shows in TensorBoard: the HParams table, the Custom Scalars charts, the time per
+step of acting and learning, and the Q-table picture."""
+
+import json
+import socket
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.hparams import metadata
+
+from rlkit.board import start_board
+from rlkit.cli import main
+from rlkit.config import build_config
+from rlkit.images import VIRIDIS, colour_range, colours, heatmap, policy_map
+from rlkit.logger import Logger, run_hyperparameters
+
+HEADLINE = ["Agent", "Env", "Learning rate", "Seed", "Steps"]
+COMMON = {
+    *HEADLINE,
+    "algo",
+    "env.kind",
+    "env.num_envs",
+    "env.vectorization",
+    "env.max_episode_steps",
+    "train.schedule_steps",
+    "train.eval_interval",
+    "train.eval_episodes",
+    "train.final_eval_episodes",
+    "train.eval_epsilon",
+    "train.eval_num_envs",
+    "agent.gamma",
+    "agent.lr_schedule",
+    "agent.exploration",
+    "agent.exploration_fraction",
+    "agent.exploration_start",
+    "agent.exploration_initial_eps",
+    "agent.exploration_final_eps",
+}
+# A new config key shows up here: decide whether it applies to every run or only under a setting.
+CARTPOLE_DQN = COMMON | {
+    "agent.learning_rate_final",  # the dqn preset's learning rate decays linearly
+    "agent.lr_decay_steps",
+    "agent.buffer_size",
+    "agent.learning_starts",
+    "agent.batch_size",
+    "agent.train_freq",
+    "agent.gradient_steps",
+    "agent.target_update_interval",
+    "agent.tau",
+    "agent.max_grad_norm",
+    "agent.net_arch",
+    "agent.encoder",
+    "agent.double_q",
+    "agent.dueling",
+    "agent.n_steps",
+    "agent.prioritized_replay",
+    "agent.optimizer",
+    "agent.adam_eps",
+    "agent.init",
+    "agent.normalize_observations",
+}
+TAXI_QLEARNING = COMMON | {"agent.initial_q"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """A folder with two short real runs: DQN on CartPole and Q-learning on Taxi."""
+    root = tmp_path_factory.mktemp("runs")
+    for agent, env in (("dqn", "cartpole"), ("qlearning", "taxi")):
+        settings = ("eval_interval=0", "final_eval_episodes=1", "log_interval=100")
+        overrides = [argument for setting in settings for argument in ("--set", setting)]
+        arguments = ["train", "--agent", agent, "--env", env, "--steps", "300", *overrides]
+        assert main([*arguments, "--run-dir", str(root), "--no-progress"]) == 0
+    return root
+
+
+def _only_run(folder: Path) -> Path:
+    (run,) = [path for path in folder.iterdir() if path.is_dir()]
+    return run
+
+
+def _session_hparams(run: Path) -> dict:
+    """The hyperparameters a run wrote for the HParams tab, as protobuf Values."""
+    contents = EventAccumulator(str(run)).Reload().PluginTagToContent(metadata.PLUGIN_NAME)
+    assert set(contents) == {metadata.SESSION_START_INFO_TAG}  # no experiment: TensorBoard builds it from all runs
+    return dict(metadata.parse_session_start_info_plugin_data(contents[metadata.SESSION_START_INFO_TAG]).hparams)
+
+
+def test_hparams_hold_only_the_keys_that_apply(runs):
+    dqn = _session_hparams(_only_run(runs / "cartpole" / "dqn"))
+    qlearning = _session_hparams(_only_run(runs / "taxi" / "qlearning"))
+    assert set(dqn) == CARTPOLE_DQN
+    assert set(qlearning) == TAXI_QLEARNING
+    assert dqn["agent.double_q"].WhichOneof("kind") == "bool_value" and dqn["agent.double_q"].bool_value is False
+    assert dqn["Agent"].string_value == "dqn" and dqn["Env"].string_value == "CartPole-v1"
+    assert dqn["Learning rate"].number_value == 5e-4 and dqn["Steps"].number_value == 300
+    assert dqn["agent.net_arch"].string_value == "[256, 256]"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _hparams_columns(logdir: Path, least: int) -> list[dict]:
+    """The HParams tab's columns (in its order) as TensorBoard serves them for `logdir`."""
+    address = start_board(logdir, _free_port())
+    deadline, columns = time.time() + 60, []
+    while time.time() < deadline and len(columns) < least:
+        request = urllib.request.Request(
+            address + "data/plugin/hparams/experiment",
+            data=json.dumps({"experimentName": ""}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            columns = json.loads(response.read()).get("hparamInfos", [])
+        time.sleep(0.2)
+    return columns
+
+
+def test_hparams_columns_start_with_agent_env_learning_rate_seed(runs):
+    columns = _hparams_columns(_only_run(runs / "taxi" / "qlearning"), len(TAXI_QLEARNING))
+    assert [column["name"] for column in columns[:5]] == HEADLINE  # the five the table shows at first
+    # over both runs: every key of either, the headline still first among the keys that differ
+    columns = _hparams_columns(runs, len(CARTPOLE_DQN | TAXI_QLEARNING))
+    names = [column["name"] for column in columns]
+    assert set(names) == CARTPOLE_DQN | TAXI_QLEARNING
+    assert names[:3] == ["Agent", "Env", "Learning rate"]
+    assert {column["name"]: column["type"] for column in columns}["agent.double_q"] == "DATA_TYPE_BOOL"
+
+
+def _hparams_of(agent: str, env: str, *overrides: str, **config_changes) -> dict:
+    config = build_config(agent, env, overrides=overrides).to_dict()
+    for key, value in config_changes.items():
+        section, name = key.split("__")
+        config[section][name] = value
+    return run_hyperparameters(config)
+
+
+def test_option_keys_appear_only_with_their_option():
+    plain = _hparams_of("dqn", "cartpole")
+    assert not {key for key in plain if "rmsprop" in key or "sgd" in key or "per_" in key or "temperature" in key}
+    assert {"env.bins", "env.noop_max", "agent.lr_decay_rate", "agent.compile", "train.device"}.isdisjoint(plain)
+    rmsprop = _hparams_of("dqn", "cartpole", "optimizer=rmsprop")
+    assert {"agent.rmsprop_alpha", "agent.rmsprop_eps", "agent.rmsprop_centered"} <= set(rmsprop)
+    assert "agent.adam_eps" not in rmsprop and rmsprop["agent.rmsprop_centered"] is False
+    per = _hparams_of("dqn", "cartpole", "prioritized_replay=true")
+    assert {"agent.per_alpha", "agent.per_beta", "agent.per_eps", "agent.per_weights"} <= set(per)
+    softmax = _hparams_of("qlearning", "taxi", "exploration=softmax", "lr_schedule=exponential")
+    assert {"agent.exploration_initial_temperature", "agent.exploration_final_temperature"} <= set(softmax)
+    assert {"agent.lr_decay_rate", "agent.lr_decay_steps", "agent.learning_rate_final"} <= set(softmax)
+    assert "agent.exploration_initial_eps" not in softmax
+    binned = _hparams_of("qlearning", "cartpole")  # the cartpole preset's qlearning table sets bins
+    assert binned["env.bins"] == "[1, 1, 6, 12]" and "env.low" in binned and "env.high" in binned
+    assert _hparams_of("qlearning", "frozenlake")["env.make_kwargs.is_slippery"] is True
+    atari = _hparams_of("dqn", "cartpole", env__id="ALE/Pong-v5")
+    assert {"env.noop_max", "env.frame_skip", "env.terminal_on_life_loss", "env.max_frames"} <= set(atari)
+    assert atari["env.clip_reward"] is True
+    assert "env.max_episode_steps" not in atari and "agent.normalize_observations" not in atari
+
+
+def test_custom_scalars_give_each_quantity_its_own_chart(runs):
+    events = EventAccumulator(str(_only_run(runs / "cartpole" / "dqn"))).Reload()
+    layout = layout_pb2.Layout.FromString(events.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    charts = [list(chart.multiline.tag) for category in layout.category for chart in category.chart]
+    chart_of = {tag: index for index, tags in enumerate(charts) for tag in tags}
+    assert chart_of["rollout/episode_return"] == chart_of["eval/return_mean"]  # one quantity: the return
+    assert len({chart_of[tag] for tag in ("train/loss", "train/q_mean", "train/td_error")}) == 3
+    assert chart_of["train/epsilon"] != chart_of["train/learning_rate"]
+    assert charts[chart_of["time/sps"]] == ["time/sps"]
+    assert charts[chart_of["time/acting_ms_per_step"]] == ["time/acting_ms_per_step", "time/learning_ms_per_step"]
+
+
+def test_phase_times_are_logged_in_milliseconds_per_environment_step(tmp_path):
+    logger = Logger(tmp_path, total_steps=20, progress=False)
+    with logger.timed("acting"):
+        time.sleep(0.02)
+    logger.progress({}, step=10)
+    logger.progress({}, step=20)  # nothing timed since the last line: no point
+    logger.close()
+    (point,) = EventAccumulator(str(tmp_path)).Reload().Scalars("time/acting_ms_per_step")
+    assert point.step == 10 and point.value >= 2.0  # at least 20 ms over 10 steps
+
+
+# ----------------------------------------------------------------------------- the Q-table picture
+
+
+@pytest.mark.parametrize(("states", "actions"), [(500, 6), (48, 4), (64, 4), (72, 2), (5000, 4), (10, 18)])
+def test_heatmap_is_a_readable_picture_of_any_table(states, actions):
+    picture = heatmap(np.random.default_rng(0).normal(size=(states, actions)))
+    assert picture.dtype == np.uint8 and picture.shape[2] == 3
+    height, width = picture.shape[:2]
+    assert 500 <= width <= 700 and height <= 1200 and height <= 2 * width  # Taxi's table was a 500 px tall strip
+    pixels = {tuple(pixel) for pixel in picture.reshape(-1, 3)}
+    assert tuple(VIRIDIS[0].astype(int)) in pixels and tuple(VIRIDIS[-1].astype(int)) in pixels  # the colour bar
+
+
+def test_colours_leave_out_far_outliers():
+    rng = np.random.default_rng(0)
+    cliff = rng.uniform(-15, 0, size=(48, 4))
+    cliff[24:35, 2] = -100  # the actions that step off the cliff: 6% of the table
+    low, high = colour_range(cliff)
+    assert -50 < low < -15 and high == cliff.max()
+    mostly_zero = np.zeros((16, 4))
+    mostly_zero[3, 1], mostly_zero[5, 2] = -1.0, 2.0  # quartiles equal: the whole range
+    assert colour_range(mostly_zero) == (-1.0, 2.0)
+    assert colour_range(np.full((4, 2), 3.0)) == (3.0, 3.0)
+    ends = colours(np.array([-5.0, 0.0, 1.0, 9.0]), 0.0, 1.0)
+    assert (ends[0] == ends[1]).all() and (ends[2] == ends[3]).all() and (ends[1] == VIRIDIS[0]).all()
+
+
+def test_the_heatmap_needs_no_matplotlib(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert heatmap(np.zeros((48, 4))).shape[2] == 3
+    assert policy_map(np.zeros((48, 4)), {"tiles": ["." * 12] * 4, "arrows": "↑→↓←"}) is None
