@@ -44,8 +44,8 @@ class AleVectorEpisodes(gym.vector.VectorWrapper):
         self.lives = np.zeros(self.num_envs, dtype=np.int64)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if isinstance(seed, list):  # one seed per env, as gymnasium's vector envs take them
-            seed = np.array(seed, dtype=np.int64)
+        if isinstance(seed, list):  # one seed per env, as gymnasium's vector envs take them;
+            seed = np.array([value % 2**31 for value in seed], dtype=np.int64)  # the ALE keeps a C int
         observations, infos = self.env.reset(seed=seed, options=options)
         self.returns[:] = 0.0
         self.game_starts = _game_starts(infos)

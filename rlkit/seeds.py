@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,18 @@ def _holds_files(folder: Path) -> bool:
 def _worker(config: RunConfig, folder: Path) -> None:
     """A worker process: one seed; exit code 130 when told to stop (SIGTERM) after its checkpoint."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this run stops
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     try:
         _run_seed(config, folder, progress=False)
     except Interrupted:
         sys.exit(130)
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """Stop this worker cleanly (as SIGTERM does) if its group's process goes away."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _seed_configs(config: RunConfig, seeds: list[int]) -> list[RunConfig]:
@@ -148,9 +157,14 @@ def _write_group(group: Path, config: RunConfig, seeds: list[int], workers: int,
     return summary
 
 
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _train_group(group: Path, config: RunConfig, seeds: list[int], workers: int, progress: bool) -> dict[str, Any]:
     configs = dict(zip(seeds, _seed_configs(config, seeds)))
     todo = [seed for seed in seeds if not _finished(group / f"seed-{seed}")]
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops a group as Ctrl-C does
     try:
         if workers > 1 and len(todo) > 1:
             _in_workers(group, configs, todo, workers)
@@ -160,6 +174,8 @@ def _train_group(group: Path, config: RunConfig, seeds: list[int], workers: int,
     except (Interrupted, KeyboardInterrupt):
         _write_group(group, config, seeds, workers, status="interrupted", runs=_results(group, seeds))
         raise GroupInterrupted(group) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     runs = _results(group, seeds)
     failed = [run["seed"] for run in runs if run["status"] != "finished"]
     if failed:
@@ -193,8 +209,8 @@ def _in_workers(group: Path, configs: dict[int, RunConfig], todo: list[int], wor
             while pending and len(running) < workers:
                 seed = pending.pop(0)
                 process = context.Process(target=_worker, args=(configs[seed], group / f"seed-{seed}"))
+                running[seed] = process  # before start: an interrupt in between still finds it
                 process.start()
-                running[seed] = process
             for seed, process in list(running.items()):
                 if not process.is_alive():
                     process.join()
@@ -209,16 +225,17 @@ def _stop(running: dict[int, multiprocessing.process.BaseProcess]) -> None:
     """Ask each running worker to stop and wait for its checkpoint; a second Ctrl-C kills them
     (a checkpoint is written to a temporary folder and renamed, so the last whole one remains)."""
     print(f"stopping: {len(running)} running seeds save their checkpoints", file=sys.stderr, flush=True)
-    for process in running.values():
+    started = [process for process in running.values() if process.pid is not None]
+    for process in started:
         if process.is_alive():
             os.kill(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     try:
-        for process in running.values():
+        for process in started:
             process.join(max(0.0, deadline - time.monotonic()))
     except KeyboardInterrupt:
         pass
-    for process in running.values():
+    for process in started:
         if process.is_alive():
             process.kill()
             process.join()
@@ -241,6 +258,8 @@ def _results(group: Path, seeds: list[int]) -> list[dict[str, Any]]:
             }
         elif checkpoint.list_checkpoints(folder / "checkpoints", "step"):
             entry["status"] = "interrupted"
+        elif folder.is_dir() and _holds_files(folder):
+            entry["status"] = "failed"  # stopped before its first checkpoint; resume starts it anew
         else:
             if folder.is_dir() and not _holds_files(folder):
                 _remove_empty(folder)

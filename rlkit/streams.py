@@ -46,9 +46,9 @@ def generator(seed: int, stream: Stream, *key: int) -> np.random.Generator:
 
 
 def integer(parent: np.random.SeedSequence) -> int:
-    """A 31-bit integer seed drawn from `parent`, for APIs that take an int (gymnasium's
-    `reset(seed=...)`, the ALE, which store it in a C int)."""
-    return int(parent.generate_state(1, np.uint32)[0] >> 1)
+    """A 63-bit integer seed drawn from `parent`, for APIs that take an int (gymnasium's
+    `reset(seed=...)`, which hashes it into a SeedSequence of its own)."""
+    return int(parent.generate_state(1, np.uint64)[0] >> 1)
 
 
 def env_seeds(parent: np.random.SeedSequence, count: int) -> list[int]:

@@ -163,6 +163,9 @@ class Run:
     # ------------------------------------------------------------------ checkpoints
 
     def save_checkpoint(self, kind: str = "step", envs: gym.vector.VectorEnv | None = None) -> Path:
+        existing = self.checkpoints / checkpoint.checkpoint_name(kind, self.step)
+        if kind == "best" and existing.exists():  # written before a resume at this very step: same weights
+            return existing
         tensors, agent_meta = self.agent.state()
         tensors["rng.torch"] = torch.get_rng_state().numpy()
         meta = {
@@ -247,7 +250,9 @@ class Run:
     def train(self, run_dir: Path, until: int | None = None) -> dict[str, Any] | None:
         """Run to total_steps in `run_dir`; write checkpoints, eval.json and the event files.
         With `until`, stop at that step after a checkpoint, as a preempted job would, and
-        return None: a later resume continues exactly as if the run had not stopped."""
+        return None. A later resume restarts the envs' episodes: it continues exactly as if the
+        run had not stopped only when `until` falls on an episode boundary of every env and
+        the envs' reset draws no random numbers (the restarted episodes differ otherwise)."""
         config, train = self.config, self.config.train
         self.run_dir = Path(run_dir)
         self.checkpoints = self.run_dir / "checkpoints"
@@ -351,22 +356,29 @@ def _crossed(before: int, after: int, interval: int) -> bool:
 
 
 class _StopFlag:
-    """Turns SIGTERM into a clean stop at the end of the current step (Ctrl-C raises
-    KeyboardInterrupt, which the loop handles the same way)."""
+    """Turns SIGTERM and a first Ctrl-C into a clean stop at the end of the current step, so a
+    checkpoint never holds half a round of gradient steps or half a stored transition; a
+    second Ctrl-C stops at once (KeyboardInterrupt, still saving a checkpoint). A process that
+    ignores SIGINT (a worker of a seed group) keeps ignoring it."""
 
     def __init__(self):
         self.requested = False
+        self.previous: dict[int, Any] = {}
         try:
-            self.previous = signal.signal(signal.SIGTERM, self._request)
+            self.previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._request)
+            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+                self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._request)
         except ValueError:  # not the main thread
-            self.previous = None
+            pass
 
-    def _request(self, *_: Any) -> None:
+    def _request(self, number: int, _: Any) -> None:
+        if number == signal.SIGINT and self.requested:
+            raise KeyboardInterrupt
         self.requested = True
 
     def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 def train(config: RunConfig, runs_root: Path = Path("runs"), progress: bool = True) -> dict[str, Any]:

@@ -108,3 +108,25 @@ def test_resume_of_a_group_finishes_its_unfinished_seeds(cli, tmp_path):
     summary = json.loads((group / "group.json").read_text())
     assert summary["status"] == "finished" and [run["seed"] for run in summary["runs"]] == [1, 2, 3]
     assert all(run["status"] == "finished" for run in summary["runs"])
+
+
+def test_sigterm_to_the_group_stops_its_workers_after_their_checkpoints(tmp_path):
+    command = [sys.executable, "-m", "rlkit.cli", "train", *SHORT[:4], "--steps", "2000000", *SHORT[6:]]
+    command += ["--seeds", "1-2", "--workers", "2", "--run-dir", str(tmp_path)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(tmp_path.glob("*/*/*/seed-*/events.*"))) < 2:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)  # to the group's process only, as a scheduler would
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    (group,) = tmp_path.glob("taxi/qlearning/*-seeds1-2")
+    assert json.loads((group / "group.json").read_text())["status"] == "interrupted"
+    for seed in (1, 2):
+        assert checkpoint.find(group / f"seed-{seed}")
+    time.sleep(1.0)
+    leftovers = subprocess.run(["pgrep", "-f", str(group)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, "a worker outlived its group"

@@ -162,3 +162,37 @@ def test_a_short_dqn_run_on_cartpole(cli, tmp_path):
 
 def test_crossed_intervals():
     assert _crossed(999, 1000, 1000) and not _crossed(1000, 1999, 1000) and _crossed(1998, 2002, 1000)
+
+
+def test_ctrl_c_during_an_update_round_stops_at_the_step_boundary(tmp_path, monkeypatch):
+    """A first Ctrl-C only asks the loop to stop: the checkpoint never holds half a round of
+    gradient steps (a resume would then run the round again)."""
+    import os
+    import signal
+
+    import pytest
+
+    from rlkit.config import build_config
+    from rlkit.trainer import Interrupted, Run, new_run_dir
+
+    config = build_config(
+        "dqn",
+        "cartpole",
+        5000,
+        0,
+        ["learning_starts=20", "batch_size=8", "net_arch=[16]", "train_freq=4", "gradient_steps=4", "eval_interval=0"],
+    )
+    run = Run(config, progress=False)
+    update, calls = run.agent.update, []
+
+    def interrupted_update(batch):
+        calls.append(1)
+        if len(calls) == 10:  # the second gradient step of the third round
+            os.kill(os.getpid(), signal.SIGINT)
+        return update(batch)
+
+    monkeypatch.setattr(run.agent, "update", interrupted_update)
+    with pytest.raises(Interrupted) as stopped:
+        run.train(new_run_dir(config, tmp_path))
+    meta = json.loads((stopped.value.checkpoint_path / "meta.json").read_text())["agent"]
+    assert meta["gradient_steps_done"] == 12 == 4 * (meta["training_rounds"] - 20 // 4)
