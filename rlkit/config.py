@@ -46,7 +46,7 @@ class TrainConfig:
     final_eval_episodes: int = _option(20, "episodes of the final evaluation written to eval.json", min=1)
     eval_epsilon: float = _option(0.0, "exploration rate while evaluating", min=0.0, max=1.0)
     eval_video: bool = _option(
-        False, "pixel envs: the first evaluation episode as an animated GIF in TensorBoard's images"
+        False, "pixel and grid envs: the first evaluation episode as an animated GIF in TensorBoard's images"
     )
     eval_num_envs: int = _option(1, "evaluation envs stepped together", min=1)
     log_interval: int = _option(1_000, "training metrics logged every this many steps", min=1)
@@ -150,8 +150,8 @@ class DQNConfig(AgentConfig):
     )
     max_grad_norm: float = _option(10.0, "gradient-norm clip; 0: no clipping", min=0.0)
     net_arch: list[int] = _option([64, 64], "hidden-layer sizes of the MLP (and after the CNN)", item_min=1)
-    encoder: Literal["auto", "mlp", "nature_cnn"] = _option(
-        "auto", "auto: nature_cnn for pixel observations, mlp for vectors"
+    encoder: Literal["auto", "mlp", "nature_cnn", "minatar_cnn"] = _option(
+        "auto", "auto: nature_cnn for pixel observations, minatar_cnn for MinAtar grids, mlp for vectors"
     )
     double_q: bool = _option(False, "Double DQN targets (van Hasselt et al. 2016)")
     dueling: bool = _option(False, "dueling head: Q = V + A − mean(A) (Wang et al. 2016)")

@@ -121,13 +121,13 @@ class DQNAgent:
 
     @property
     def replay(self) -> ReplayBuffer | FrameReplay:
-        """The replay buffer, allocated on first use (evaluation never allocates one). Pixel
-        observations go to a FrameReplay that stores each frame once."""
+        """The replay buffer, allocated on first use (evaluation never allocates one). Pixel and
+        grid observations go to a FrameReplay that stores each frame once (grids bit-packed)."""
         if self._replay is None:
             info, c = self.env_info, self.config
             replay_device = self.device if c.replay_on_device else torch.device("cpu")
             prioritized = Prioritization(c.per_alpha, c.per_eps, c.per_weights) if c.prioritized_replay else None
-            if info["kind"] == "pixel":
+            if info["kind"] in ("pixel", "grid"):
                 self._replay = FrameReplay(
                     c.buffer_size,
                     self.num_envs,
@@ -137,6 +137,7 @@ class DQNAgent:
                     c.n_steps,
                     c.gamma,
                     prioritized,
+                    bit_planes=info["kind"] == "grid",
                 )
             else:
                 dtype = np.int64 if info["kind"] == "discrete" else np.dtype(info["observation_dtype"])

@@ -1,4 +1,4 @@
-"""The shared environment wrapper: one entry point for vector, pixel and discrete observations.
+"""The shared environment wrapper: one entry point for vector, pixel, grid and discrete observations.
 
 `make_env` builds one gymnasium env, `make_vector_env` a vector of them with seeds. Every env
 records its episode statistics on the raw env, below any reward clipping or life-loss
@@ -18,8 +18,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from rlkit.errors import RlkitError
+from rlkit.minatar import MinAtarEnv, game_of, is_minatar
 
-ObservationKind = Literal["vector", "pixel", "discrete"]
+ObservationKind = Literal["vector", "pixel", "grid", "discrete"]
 
 
 def _option(default: Any, help: str, **limits: Any) -> Any:
@@ -33,13 +34,16 @@ def _option(default: Any, help: str, **limits: Any) -> Any:
 class EnvConfig:
     """What environment to build and how to preprocess it."""
 
-    id: str = _option("", "gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5")
-    kind: Literal["auto", "vector", "pixel", "discrete"] = _option(
+    id: str = _option("", "gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5, or a MinAtar id, e.g. MinAtar/Breakout-v0")
+    kind: Literal["auto", "vector", "pixel", "grid", "discrete"] = _option(
         "auto",
-        "observation kind; auto: pixel for ALE ids, discrete for Discrete spaces or "
-        "when bins are given, vector otherwise",
+        "observation kind; auto: pixel for ALE ids, grid for MinAtar ids (binary planes), discrete for "
+        "Discrete spaces or when bins are given, vector otherwise",
     )
-    make_kwargs: dict = _option({}, "extra keyword arguments for gymnasium.make")
+    make_kwargs: dict = _option(
+        {},
+        "extra keyword arguments for gymnasium.make (MinAtar: for rlkit.minatar.MinAtarEnv, e.g. difficulty_ramping)",
+    )
     num_envs: int = _option(1, "environments stepped together during training", min=1)
     vectorization: Literal["sync", "async", "ale"] = _option(
         "sync",
@@ -61,6 +65,14 @@ class EnvConfig:
     )
     full_action_space: bool = _option(False, "Atari: all 18 actions instead of the game's minimal set")
     max_frames: int = _option(108_000, "Atari: truncate an episode after this many frames", min=1)
+    sticky_action_prob: float = _option(
+        0.1,
+        "MinAtar: probability that the game repeats its previous action instead of the chosen one "
+        "(0.1, Young & Tian 2019; Atari's is repeat_action_probability)",
+        min=0.0,
+        max=1.0,
+    )
+    minimal_actions: bool = _option(False, "MinAtar: only the game's distinct actions instead of all 6")
 
 
 def is_atari(env_id: str) -> bool:
@@ -79,7 +91,11 @@ def _register_atari() -> None:
 
 def check_env_id(env_id: str) -> None:
     """Raise RlkitError naming close registered ids when `env_id` is not a gymnasium id.
-    'module:Name-v0' imports `module` first, so that it can register its own envs."""
+    'module:Name-v0' imports `module` first, so that it can register its own envs. MinAtar ids
+    are rlkit's own (rlkit.minatar) and need no package to be checked."""
+    if is_minatar(env_id):
+        game_of(env_id)
+        return
     if is_atari(env_id):
         _register_atari()
     module, colon, name = env_id.rpartition(":")
@@ -251,10 +267,34 @@ def _make_atari(config: EnvConfig, training: bool, render_mode: str | None) -> g
     return gym.wrappers.FrameStackObservation(env, config.frame_stack)
 
 
+def _make_minatar(config: EnvConfig, render_mode: str | None) -> gym.Env:
+    """A MinAtar game as the paper plays it: no frame stack, no reward clipping, no episode end
+    but the game's own (or env.max_episode_steps)."""
+    if config.repeat_action_probability:
+        raise RlkitError(
+            f"env.repeat_action_probability is the ALE's sticky-action setting; for {config.id} set "
+            "env.sticky_action_prob (0.1 by default, as in Young & Tian 2019)"
+        )
+    if config.full_action_space:
+        raise RlkitError(
+            f"env.full_action_space is the ALE's setting; {config.id} has all 6 actions unless env.minimal_actions = true"
+        )
+    settings = {"sticky_action_prob": config.sticky_action_prob, "minimal_actions": config.minimal_actions}
+    try:
+        env: gym.Env = MinAtarEnv(game_of(config.id), **settings, **config.make_kwargs, render_mode=render_mode)
+    except TypeError as error:
+        raise RlkitError(f"environment {config.id} cannot be made with {config.make_kwargs}: {error}") from None
+    if config.max_episode_steps:
+        env = gym.wrappers.TimeLimit(env, config.max_episode_steps)
+    return gym.wrappers.RecordEpisodeStatistics(env)
+
+
 def make_env(config: EnvConfig, training: bool = True, render_mode: str | None = None) -> gym.Env:
     """One env, preprocessed for its observation kind. `training=False` gives full games with
     true rewards (no life-loss termination, no reward clipping) for evaluation."""
     check_env_id(config.id)
+    if is_minatar(config.id):
+        return _make_minatar(config, render_mode)
     if is_atari(config.id) or config.kind == "pixel":
         if not is_atari(config.id):
             raise RlkitError(f"kind 'pixel' needs an Atari id (ALE/...), got {config.id!r}")
@@ -296,10 +336,22 @@ def make_vector_env(
     return vector_class([make] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
+def is_grid(space: gym.Space) -> bool:
+    """Whether observations are binary planes (C×H×W uint8 of 0 and 1), as MinAtar's grids are."""
+    return (
+        isinstance(space, gym.spaces.Box)
+        and space.dtype == np.uint8
+        and len(space.shape) == 3
+        and bool(np.all(space.low == 0) and np.all(space.high == 1))
+    )
+
+
 def observation_kind(config: EnvConfig, space: gym.Space) -> ObservationKind:
     """The observation kind of an env built from `config` whose observation space is `space`."""
     if isinstance(space, gym.spaces.Discrete):
         kind: ObservationKind = "discrete"
+    elif is_grid(space):
+        kind = "grid"
     elif isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3:
         kind = "pixel"
     elif isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
@@ -307,7 +359,7 @@ def observation_kind(config: EnvConfig, space: gym.Space) -> ObservationKind:
     else:
         raise RlkitError(
             f"{config.id} has observation space {space}; rlkit handles 1-D Box (vector), "
-            "Atari frames (pixel) and Discrete (discrete) observations"
+            "Atari frames (pixel), binary planes as uint8 C×H×W (grid) and Discrete (discrete) observations"
         )
     if config.kind not in ("auto", kind):
         raise RlkitError(f"env.kind is {config.kind!r} but {config.id} gives {kind} observations")

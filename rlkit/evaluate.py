@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import numpy as np
 from rlkit import checkpoint
 from rlkit.agents import Agent, create_agent
 from rlkit.config import config_from_dict
-from rlkit.envs import EnvConfig, make_env, make_vector_env
+from rlkit.envs import EnvConfig, is_grid, make_env, make_vector_env
 from rlkit.errors import RlkitError
+from rlkit.minatar import grid_rgb
 from rlkit.streams import Stream, child, env_seeds, sequence
 
 
@@ -28,8 +30,10 @@ def play_episodes(
     over-represented) and return their returns and lengths from the raw env's statistics.
     Every random draw comes from `seeds`: the envs' start states and the policy's (ε, ties),
     so an evaluation is a function of its seed sequence and the agent.
-    With `record`, also the newest frame of each observation of the first env's first episode
-    (what a pixel agent sees) as `frames` (T × H × W uint8)."""
+    With `record`, also a picture of each observation of the first env's first episode as
+    `frames`: the newest frame of a pixel stack, what the agent sees (T × H × W uint8), or a grid
+    in colour, one per channel (T × H·16 × W·16 × 3 uint8, see rlkit.minatar.grid_rgb)."""
+    picture = _recorded_picture(envs.single_observation_space)
     count = envs.num_envs
     wanted = np.array([(episodes + i) // count for i in range(count)])
     done = np.zeros(count, dtype=int)
@@ -37,13 +41,11 @@ def play_episodes(
     lengths: list[int] = []
     policy_rng = np.random.default_rng(child(seeds, 1))
     observations, _ = envs.reset(seed=env_seeds(child(seeds, 0), count))
-    frames = [observations[0, -1].copy()] if record else []
+    frames = [picture(observations[0])] if record else []
     while (done < wanted).any():
         observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon, policy_rng))
         if record and done[0] == 0:
-            frames.append(
-                infos["final_obs"][0][-1] if infos.get("_final_obs", [False])[0] else observations[0, -1].copy()
-            )
+            frames.append(picture(infos["final_obs"][0] if infos.get("_final_obs", [False])[0] else observations[0]))
         final = infos.get("final_info", {})
         if "episode" not in final:
             continue
@@ -62,6 +64,13 @@ def play_episodes(
         "returns": returns,
         **({"frames": np.stack(frames)} if record else {}),
     }
+
+
+def _recorded_picture(space: gym.Space) -> Callable[[np.ndarray], np.ndarray]:
+    """What a recording keeps of an observation: a grid in colour, or the newest frame of a stack."""
+    if is_grid(space):
+        return grid_rgb
+    return lambda observation: observation[-1].copy()
 
 
 def evaluation_seeds(seed: int, step: int | None = None) -> np.random.SeedSequence:

@@ -25,10 +25,16 @@ replay is on, are the only storage added: one float64 leaf (and its tree node) p
 
 Frames live in one uint8 tensor (on the GPU when the learner is there, so batches never cross
 the bus); the bookkeeping stays in numpy on the host.
+
+Grids (MinAtar's C×H×W binary planes, no frame stack) are streams of one-frame stacks: each
+observation is one frame, stored once with its bits packed eight to a byte (np.packbits order:
+the first bit is the most significant) and unpacked on the buffer's device when sampling, so a
+transition holds ⌈C·H·W / 8⌉ bytes of frame (50 for 4×10×10) instead of 2·C·H·W.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,12 +59,24 @@ class FrameReplay:
         gamma: float = 0.99,
         prioritized: Prioritization | None = None,
         margin: float = 1 / 32,
+        bit_planes: bool = False,
     ):
-        """`prioritized`: the settings of prioritized sampling; None samples uniformly."""
-        self.stack, *frame_shape = observation_shape
+        """`prioritized`: the settings of prioritized sampling; None samples uniformly.
+        `bit_planes`: the observations are binary planes of 0 and 1 without a frame stack (grids):
+        each is one frame, stored bit-packed."""
+        self.observation_shape = tuple(observation_shape)
+        self.bit_planes = bit_planes
+        if bit_planes:
+            self.stack, frame_shape = 1, [-(-math.prod(observation_shape) // 8)]
+        else:
+            self.stack, *frame_shape = observation_shape
         self.capacity = capacity
         self.num_envs = num_envs
         self.device = torch.device(device)
+        # row b: the 8 bits of byte b, most significant first (np.packbits' order)
+        self.byte_bits = torch.from_numpy(np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)).to(
+            self.device
+        )
         per_env = -(-capacity // num_envs)
         # frames of one env: its transitions, the first frames of its episodes, and the stack
         self.slots = per_env + max(int(per_env * margin), 2 * self.stack) + self.stack
@@ -94,6 +112,23 @@ class FrameReplay:
         host += [getattr(self, name) for name in self.FIELDS]
         frames = self.frames.numel() * self.frames.element_size()
         return frames + sum(array.nbytes for array in host) + self.sampler.nbytes()
+
+    # ------------------------------------------------------------------ frames
+
+    def _as_frames(self, observations: np.ndarray) -> np.ndarray:
+        """The frames of a batch of observations (N × stack × frame shape): the stacks
+        themselves, or each grid packed into one frame."""
+        if not self.bit_planes:
+            return observations
+        return np.packbits(observations.reshape(len(observations), 1, -1), axis=2)
+
+    def _as_observations(self, frames: torch.Tensor) -> torch.Tensor:
+        """Observations from their frames (N × stack × frame shape) on the buffer's device: the
+        stacks themselves, or each grid unpacked from its frame."""
+        if not self.bit_planes:
+            return frames
+        bits = self.byte_bits.index_select(0, frames.reshape(-1).int()).reshape(len(frames), -1)
+        return bits[:, : math.prod(self.observation_shape)].reshape(-1, *self.observation_shape)
 
     # ------------------------------------------------------------------ writing
 
@@ -138,23 +173,24 @@ class FrameReplay:
         self.written[env] += 1
         return index
 
-    def _start_episode(self, env: int, observation: np.ndarray) -> None:
+    def _start_episode(self, env: int, frames: np.ndarray) -> None:
         """Write the frames of a first observation. Leading frames equal to the first distinct
         one are padding and need not be stored (one frame after a reset)."""
         first = 0
-        while first + 1 < self.stack and np.array_equal(observation[first + 1], observation[0]):
+        while first + 1 < self.stack and np.array_equal(frames[first + 1], frames[0]):
             first += 1
-        for position, frame in enumerate(observation[first:]):
+        for position, frame in enumerate(frames[first:]):
             self.current[env] = self._write(env, frame, position)
 
-    def _continues(self, env: int, observation: np.ndarray) -> bool:
+    def _continues(self, env: int, frames: np.ndarray) -> bool:
         """After an episode end that did not reset the game (a lost life under ale-py's vector
-        env), the next observation goes on from the last stored stack: no frame is stored again."""
+        env), the next observation (its `frames`) goes on from the last stored stack: no frame
+        is stored again."""
         last = int(self.written[env]) - 1
         if last < 0:
             return False
         slots = self._stack_indices(np.array([env]), np.array([last]))[0]
-        if not np.array_equal(self.frames[env, torch.as_tensor(slots, device=self.device)].cpu().numpy(), observation):
+        if not np.array_equal(self.frames[env, torch.as_tensor(slots, device=self.device)].cpu().numpy(), frames):
             return False
         self.current[env] = last
         return True
@@ -171,13 +207,14 @@ class FrameReplay:
         """Store one transition per env. `observations` must continue each env's last
         `next_observations` unless that env's episode ended."""
         for env in np.flatnonzero(self.current < 0):
-            if not self._continues(int(env), observations[env]):
-                self._start_episode(int(env), observations[env])
+            frames = self._as_frames(observations[env : env + 1])[0]
+            if not self._continues(int(env), frames):
+                self._start_episode(int(env), frames)
         envs = np.arange(self.num_envs)
         indices = self.written.copy()
         self._expire(envs, indices)
         slots = indices % self.slots
-        self.frames[envs, slots] = torch.as_tensor(next_observations[:, -1], device=self.device)
+        self.frames[envs, slots] = torch.as_tensor(self._as_frames(next_observations)[:, -1], device=self.device)
         previous_slots = self.current % self.slots
         self.episode_position[envs, slots] = self.episode_position[envs, previous_slots] + 1
         self.written += 1
@@ -230,12 +267,12 @@ class FrameReplay:
     def _stacks(self, first: np.ndarray, last: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The observation before transition `first` and the next observation after `last`
         (transitions of the same env), rebuilt from the frames."""
-        envs = self.transition_env[first]
+        envs = np.concatenate([self.transition_env[first]] * 2)
+        newest = np.concatenate([self.transition_frame[first] - 1, self.transition_frame[last]])
         rows = torch.as_tensor(envs, device=self.device)[:, None]
-        first_frames = self._stack_indices(envs, self.transition_frame[first] - 1)
-        last_frames = self._stack_indices(envs, self.transition_frame[last])
-        observations = self.frames[rows, torch.as_tensor(first_frames, device=self.device)]
-        return observations, self.frames[rows, torch.as_tensor(last_frames, device=self.device)]
+        slots = torch.as_tensor(self._stack_indices(envs, newest), device=self.device)
+        both = self._as_observations(self.frames[rows, slots])  # observations, then next observations
+        return both[: len(first)], both[len(first) :]
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
         """Indices of valid transitions (prioritized sampling never draws an invalid one: its

@@ -24,7 +24,7 @@ from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from rlkit.envs import is_atari
+from rlkit.envs import is_atari, is_minatar
 from rlkit.plot import NOT_THE_EXPERIMENT
 
 # TensorBoard's Custom Scalars page: one chart per quantity, so that each gets its own y axis
@@ -67,11 +67,13 @@ def _applies(config: dict[str, Any]) -> dict[str, bool]:
     other key always applies)."""
     env, agent = config["env"], config["agent"]
     atari = is_atari(env["id"])
+    minatar = is_minatar(env["id"])
     lr_schedule, exploration, optimizer = agent["lr_schedule"], agent["exploration"], agent.get("optimizer")
     only_when: list[tuple[bool, tuple[str, ...]]] = [
         (atari, tuple(f"env.{key}" for key in ATARI_KEYS)),
         (not atari, ("env.max_episode_steps",)),
-        (not atari and not env["bins"], ("agent.normalize_observations",)),  # vector observations only
+        (minatar, ("env.sticky_action_prob", "env.minimal_actions")),
+        (not atari and not minatar and not env["bins"], ("agent.normalize_observations",)),  # vector only
         (bool(env["bins"]), ("env.bins", "env.low", "env.high")),
         (lr_schedule != "constant", ("agent.learning_rate_final", "agent.lr_decay_steps")),
         (lr_schedule == "exponential", ("agent.lr_decay_rate",)),
@@ -176,7 +178,7 @@ class Logger:
             self.writer.add_image(f"eval/{name}", picture, step, dataformats="HWC")
 
     def video(self, tag: str, frames: Any, step: int, fps: int = 15) -> None:
-        """Grayscale frames (T × H × W uint8) as an animated GIF in TensorBoard's images tab.
+        """Frames (T × H × W grayscale or T × H × W × 3 RGB, uint8) as an animated GIF in TensorBoard's images tab.
         (torch's add_video needs moviepy 1.x; Pillow, which TensorBoard already brings, writes GIFs.)"""
         from PIL import Image
 

@@ -1,6 +1,6 @@
-"""Encoders (MLP, Nature DQN CNN), the Q network built on them, plain or dueling (Wang et
-al. 2016: the last hidden layer split into a value and an advantage stream), and the weight
-initialisations.
+"""Encoders (MLP, Nature DQN CNN, MinAtar's CNN), the Q network built on them, plain or
+dueling (Wang et al. 2016: the last hidden layer split into a value and an advantage stream),
+and the weight initialisations.
 
 Initialisation `default` keeps PyTorch's defaults for linear and convolutional layers
 (Kaiming-uniform with a = √5, i.e. weights and biases uniform in ±1/√fan_in), with which SB3 and
@@ -68,6 +68,41 @@ class NatureCNN(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.linear(self.convolutions(frames.float() / 255.0))
+
+
+MINATAR_FEATURES = 128  # units of the MinAtar network's fully connected layer
+
+
+class MinAtarCNN(nn.Module):
+    """The network of Young & Tian 2019 (MinAtar's examples/dqn.py): one convolution of 16
+    filters, 3×3, stride 1, no padding, then a fully connected layer of `features` units (none
+    if None: the flattened convolution; 16·8·8 = 1024 on a 10×10 grid). Takes binary planes
+    (C×H×W uint8 of 0 and 1) as they are."""
+
+    def __init__(self, observation_shape: Sequence[int], features: int | None = MINATAR_FEATURES):
+        super().__init__()
+        self.convolutions = nn.Sequential(
+            nn.Conv2d(observation_shape[0], 16, kernel_size=3, stride=1), nn.ReLU(), nn.Flatten()
+        )
+        with torch.no_grad():
+            flat_size = self.convolutions(torch.zeros(1, *observation_shape)).shape[1]
+        if features is None:
+            self.linear: nn.Module = nn.Identity()
+            self.output_size = flat_size
+        else:
+            self.linear = nn.Sequential(nn.Linear(flat_size, features), nn.ReLU())
+            self.output_size = features
+
+    def forward(self, planes: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.convolutions(planes.float()))
+
+
+# convolutional encoders: name → (class, the observation kind it reads, units of its fully connected layer)
+CNNS: dict[str, tuple[type[nn.Module], str, int]] = {
+    "nature_cnn": (NatureCNN, "pixel", NATURE_FEATURES),
+    "minatar_cnn": (MinAtarCNN, "grid", MINATAR_FEATURES),
+}
+AUTO_ENCODERS = {"pixel": "nature_cnn", "grid": "minatar_cnn"}  # other kinds: mlp
 
 
 class QNetwork(nn.Module):
@@ -178,12 +213,23 @@ def initialize(network: QNetwork | DuelingQNetwork, scheme: str) -> None:
 def _torso(
     kind: str, encoder: str, observation_shape: Sequence[int], hidden_sizes: Sequence[int], num_states: int | None
 ) -> tuple[nn.Module, int]:
-    """The encoder with the given hidden layers, and its output size. For the Nature CNN the
-    first hidden size is its fully connected layer (no hidden sizes: the convolutions alone)."""
-    if encoder == "nature_cnn":
-        if kind != "pixel":
-            raise ValueError(f"the nature_cnn encoder needs pixel observations (C×H×W uint8), got {kind}")
-        body: nn.Module = NatureCNN(observation_shape, hidden_sizes[0] if hidden_sizes else None)
+    """The encoder with the given hidden layers, and its output size. For a CNN the first hidden
+    size is its fully connected layer (no hidden sizes: the convolutions alone)."""
+    if kind == "grid" and encoder != "minatar_cnn":
+        reads = (
+            "84×84 Atari frames (pixel observations)" if encoder == "nature_cnn" else "vector or discrete observations"
+        )
+        raise ValueError(
+            f"the {encoder} encoder reads {reads}; this env gives grid observations {list(observation_shape)} "
+            f"(MinAtar's binary planes): set agent.encoder = 'auto', which picks MinAtar's network (one 3×3 "
+            f"convolution of 16 filters, {MINATAR_FEATURES} units)"
+        )
+    if encoder in CNNS:
+        cnn, cnn_kind, _ = CNNS[encoder]
+        if kind != cnn_kind:
+            needs = "pixel observations (C×H×W uint8)" if cnn_kind == "pixel" else "grid observations (binary planes)"
+            raise ValueError(f"the {encoder} encoder needs {needs}, got {kind}")
+        body: nn.Module = cnn(observation_shape, hidden_sizes[0] if hidden_sizes else None)
         size = body.output_size
         if len(hidden_sizes) > 1:
             body = nn.Sequential(body, mlp(size, hidden_sizes[1:]))
@@ -210,12 +256,13 @@ def build_q_network(
     dueling: bool = False,
     init: str = "default",
 ) -> QNetwork | DuelingQNetwork:
-    """The Q network for an observation kind: Nature CNN for pixels, MLP for vectors, one-hot
-    + MLP for discrete states. `encoder` overrides the choice ('mlp' or 'nature_cnn'). Dueling
-    splits the last hidden layer into the two streams (see DuelingQNetwork)."""
+    """The Q network for an observation kind: Nature CNN for pixels, MinAtar's CNN for grids,
+    MLP for vectors, one-hot + MLP for discrete states. `encoder` overrides the choice ('mlp',
+    'nature_cnn' or 'minatar_cnn'). Dueling splits the last hidden layer into the two streams
+    (see DuelingQNetwork)."""
     if encoder == "auto":
-        encoder = "nature_cnn" if kind == "pixel" else "mlp"
-    hidden_sizes = [NATURE_FEATURES, *net_arch] if encoder == "nature_cnn" else list(net_arch)
+        encoder = AUTO_ENCODERS.get(kind, "mlp")
+    hidden_sizes = [CNNS[encoder][2], *net_arch] if encoder in CNNS else list(net_arch)
     if dueling:
         trunk, size = _torso(kind, encoder, observation_shape, hidden_sizes[:-1], num_states)
         network: QNetwork | DuelingQNetwork = DuelingQNetwork(trunk, size, hidden_sizes[-1:], num_actions)

@@ -55,6 +55,7 @@ class QLearningAgent:
         if env_info["kind"] != "discrete":
             hint = {
                 "pixel": "use the dqn-atari agent for pixel observations",
+                "grid": "use the dqn-minatar agent (MinAtar's grids are far too many states for a table)",
                 "vector": "set env.bins (and env.low/env.high) to discretize them, or use the dqn agent",
             }[env_info["kind"]]
             raise RlkitError(

@@ -197,7 +197,7 @@ class Run:
 
     def evaluate(self, episodes: int, seeds: np.random.SeedSequence) -> dict[str, Any]:
         eval_envs = make_vector_env(self.config.env, self.config.train.eval_num_envs, training=False)
-        record = self.config.train.eval_video and self.env_info["kind"] == "pixel"
+        record = self.config.train.eval_video and self.env_info["kind"] in ("pixel", "grid")
         try:
             return play_episodes(
                 self.agent,
