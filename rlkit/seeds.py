@@ -222,9 +222,11 @@ def _in_workers(group: Path, configs: dict[int, RunConfig], todo: list[int], wor
 
 
 def _stop(running: dict[int, multiprocessing.process.BaseProcess]) -> None:
-    """Ask each running worker to stop and wait for its checkpoint; a second Ctrl-C kills them
-    (a checkpoint is written to a temporary folder and renamed, so the last whole one remains)."""
+    """Ask each running worker to stop and wait for its checkpoint; a second Ctrl-C (not a
+    second SIGTERM) kills them (a checkpoint is written to a temporary folder and renamed, so
+    the last whole one remains)."""
     print(f"stopping: {len(running)} running seeds save their checkpoints", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a repeated SIGTERM (a scheduler's, a group kill) changes nothing
     started = [process for process in running.values() if process.pid is not None]
     for process in started:
         if process.is_alive():
