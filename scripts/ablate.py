@@ -1,6 +1,7 @@
 """Ablation of the DQN family: plain DQN, each improvement alone, and all of them together.
 
-Trains the `dqn` preset on each env (with the env preset's [tuned.dqn] values) once per variant
+Trains the `dqn` preset on each env (with the env preset's [tuned.dqn] values, the family's
+switches set by the variant) once per variant
 and seed, then writes into --out:
   ablation.png   the greedy evaluation return against env steps, mean over seeds with a 95%
                  bootstrap band, one panel per env;
@@ -39,12 +40,14 @@ SWITCHES = {
     "n_steps=3": ["n_steps=3"],
     "prioritized": ["prioritized_replay=true"],
 }
+# every switch off first, so that an env preset's [tuned.dqn] table (CartPole turns them on) does not leak in
+PLAIN = ["double_q=false", "dueling=false", "n_steps=1", "prioritized_replay=false"]
 VARIANTS = {
-    "plain": [],
-    **SWITCHES,
+    "plain": PLAIN,
+    **{name: [*PLAIN, *switch] for name, switch in SWITCHES.items()},
     # prioritized replay whose importance weights are divided by the buffer's largest, not the batch's
-    "prioritized-buffer": ["prioritized_replay=true", "per_weights=buffer"],
-    "all": [s for switch in SWITCHES.values() for s in switch],
+    "prioritized-buffer": [*PLAIN, "prioritized_replay=true", "per_weights=buffer"],
+    "all": [*PLAIN, *(s for switch in SWITCHES.values() for s in switch)],
 }
 
 
