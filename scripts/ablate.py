@@ -119,10 +119,14 @@ def figure(out: Path, envs: list[str], variants: list[str]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(envs), figsize=(6.5 * len(envs), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(envs), figsize=(6.5 * len(envs), 5.2), squeeze=False)
     for env, ax in zip(envs, axes[0]):
         draw([out / env / variant for variant in variants], "eval/return_mean", ax)
-    fig.tight_layout()
+        ax.get_legend().remove()
+        ax.set_ylabel("greedy evaluation return")
+    lines = axes[0][0].get_lines()  # one per variant, in the order given
+    fig.legend(lines, variants, loc="lower center", ncol=min(len(variants), 7), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     path = out / "ablation.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
