@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,9 @@ def _video_envs(config: EnvConfig, video_dir: Path, episodes: int) -> gym.vector
         import moviepy  # noqa: F401  (RecordVideo writes the files with it)
     except ImportError:
         raise RlkitError("--video needs moviepy (and pygame for classic control): pip install 'rlkit[video]'") from None
+    # frames are drawn off screen (rgb_array): without this, SDL looks for a display and, on a
+    # machine without one, prints "XDG_RUNTIME_DIR is invalid" though the video is fine
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
     def make() -> gym.Env:
         env = make_env(config, training=False, render_mode="rgb_array")

@@ -428,3 +428,13 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     assert "checkpoint saved in" in err
     step = checkpoint.load(checkpoint.find(_run_folder(tmp_path)))[1]["step"]
     assert 0 < step < 10_000_000
+
+
+def test_eval_video_prints_no_display_warning(trained_run, tmp_path):
+    """Videos are drawn off screen: SDL's 'XDG_RUNTIME_DIR is invalid' must not reach the user."""
+    pytest.importorskip("moviepy", reason="--video needs moviepy: pip install 'rlkit[video]'")
+    env = {key: value for key, value in os.environ.items() if key not in ("XDG_RUNTIME_DIR", "SDL_VIDEODRIVER")}
+    command = [sys.executable, "-m", "rlkit.cli", "eval", str(trained_run), "--episodes", "1"]
+    done = subprocess.run([*command, "--video", str(tmp_path / "video")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "XDG_RUNTIME_DIR" not in done.stderr and list((tmp_path / "video").glob("*.mp4"))
