@@ -68,12 +68,17 @@ CARTPOLE_DQN = COMMON | {
 TAXI_QLEARNING = COMMON | {"agent.initial_q"}
 
 
+PLAIN_DQN = ["double_q=false", "dueling=false", "n_steps=1", "prioritized_replay=false"]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
     """A folder with two short real runs: DQN on CartPole and Q-learning on Taxi."""
     root = tmp_path_factory.mktemp("runs")
     for agent, env in (("dqn", "cartpole"), ("qlearning", "taxi")):
         settings = ("eval_interval=0", "final_eval_episodes=1", "log_interval=100")
+        if agent == "dqn":  # plain DQN (the cartpole preset turns the family's switches on)
+            settings += tuple(PLAIN_DQN)
         overrides = [argument for setting in settings for argument in ("--set", setting)]
         arguments = ["train", "--agent", agent, "--env", env, "--steps", "300", *overrides]
         assert main([*arguments, "--run-dir", str(root), "--no-progress"]) == 0
@@ -145,10 +150,10 @@ def _hparams_of(agent: str, env: str, *overrides: str, **config_changes) -> dict
 
 
 def test_option_keys_appear_only_with_their_option():
-    plain = _hparams_of("dqn", "cartpole")
+    plain = _hparams_of("dqn", "cartpole", *PLAIN_DQN)
     assert not {key for key in plain if "rmsprop" in key or "sgd" in key or "per_" in key or "temperature" in key}
     assert {"env.bins", "env.noop_max", "agent.lr_decay_rate", "agent.compile", "train.device"}.isdisjoint(plain)
-    rmsprop = _hparams_of("dqn", "cartpole", "optimizer=rmsprop")
+    rmsprop = _hparams_of("dqn", "cartpole", *PLAIN_DQN, "optimizer=rmsprop")
     assert {"agent.rmsprop_alpha", "agent.rmsprop_eps", "agent.rmsprop_centered"} <= set(rmsprop)
     assert "agent.adam_eps" not in rmsprop and rmsprop["agent.rmsprop_centered"] is False
     per = _hparams_of("dqn", "cartpole", "prioritized_replay=true")

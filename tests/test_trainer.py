@@ -145,6 +145,8 @@ def test_a_short_dqn_run_on_cartpole(cli, tmp_path):
         "env.num_envs=2",
         "--set",
         "net_arch=[32, 32]",
+        "--set",
+        "dueling=false",  # a plain head (the cartpole preset turns dueling on)
         "--run-dir",
         tmp_path,
         "--no-progress",
