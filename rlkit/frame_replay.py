@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rlkit.replay import Batch, Prioritization, assemble_batch, make_sampler
+from rlkit.replay import Batch, Prioritization, assemble_batch, end_newest_episodes, make_sampler
 
 
 class FrameReplay:
@@ -251,13 +251,9 @@ class FrameReplay:
         )
 
     def end_episodes(self) -> None:
-        """The newest transition of each env ends its episode, as a truncation (it bootstraps
-        from its own next observation): the envs restart, as on a resume, so no n-step window
-        may run on into the transitions of the new episodes."""
-        if self.size >= self.num_envs:
-            newest = (self.position - self.num_envs + np.arange(self.num_envs)) % self.capacity
-            self.truncated[newest] |= ~self.terminated[newest]
-        self.current[:] = -1  # the next stacks start afresh
+        """As rlkit.replay.end_newest_episodes; the next stacks also start afresh."""
+        end_newest_episodes(self)
+        self.current[:] = -1
 
     def batch(self, indices: np.ndarray, beta: float = 1.0) -> Batch:
         """The transitions at `indices` (in order of insertion, modulo capacity) with their n-step

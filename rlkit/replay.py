@@ -179,12 +179,16 @@ class ReplayBuffer:
         self.end_episodes()  # a resumed run restarts its episodes
 
     def end_episodes(self) -> None:
-        """The newest transition of each env ends its episode, as a truncation (it bootstraps
-        from its own next observation): the envs restart, as on a resume, so no n-step window
-        may run on into the transitions of the new episodes."""
-        if self.size >= self.num_envs:
-            newest = (self.position - self.num_envs + np.arange(self.num_envs)) % self.capacity
-            self.truncated[newest] |= ~self.terminated[newest]
+        end_newest_episodes(self)
+
+
+def end_newest_episodes(buffer: Any) -> None:
+    """The newest transition of each env of either replay kind ends its episode, as a
+    truncation (it bootstraps from its own next observation): the envs restart, as on a resume,
+    so no n-step window may run on into the transitions of the new episodes."""
+    if buffer.size >= buffer.num_envs:
+        newest = (buffer.position - buffer.num_envs + np.arange(buffer.num_envs)) % buffer.capacity
+        buffer.truncated[newest] |= ~buffer.terminated[newest]
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -63,12 +63,10 @@ def test_a_reversed_range_is_named():
         parse_seeds("3-1")
 
 
-def test_ctrl_c_stops_a_group_of_workers_and_the_group_resumes(cli, tmp_path):
-    """Ctrl-C from a terminal reaches every process of the group: the group exits 130 within
-    seconds, each running seed saved its checkpoint, the seed not yet started left no folder,
-    and the group can be resumed."""
+def _long_group(tmp_path, seeds: str) -> subprocess.Popen:
+    """A group of long Taxi runs on 2 workers, in its own session, once both workers log."""
     command = [sys.executable, "-m", "rlkit.cli", "train", *SHORT[:4], "--steps", "2000000", *SHORT[6:]]
-    command += ["--seeds", "1-3", "--workers", "2", "--run-dir", str(tmp_path)]
+    command += ["--seeds", seeds, "--workers", "2", "--run-dir", str(tmp_path)]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -76,6 +74,14 @@ def test_ctrl_c_stops_a_group_of_workers_and_the_group_resumes(cli, tmp_path):
     while time.time() < deadline and len(list(tmp_path.glob("*/*/*/seed-*/events.*"))) < 2:
         time.sleep(0.1)
     time.sleep(1.0)
+    return process
+
+
+def test_ctrl_c_stops_a_group_of_workers_and_the_group_resumes(cli, tmp_path):
+    """Ctrl-C from a terminal reaches every process of the group: the group exits 130 within
+    seconds, each running seed saved its checkpoint, the seed not yet started left no folder,
+    and the group can be resumed."""
+    process = _long_group(tmp_path, "1-3")
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the parent and its workers
     started = time.time()
     _, err = process.communicate(timeout=120)
@@ -111,15 +117,7 @@ def test_resume_of_a_group_finishes_its_unfinished_seeds(cli, tmp_path):
 
 
 def test_sigterm_to_the_group_stops_its_workers_after_their_checkpoints(tmp_path):
-    command = [sys.executable, "-m", "rlkit.cli", "train", *SHORT[:4], "--steps", "2000000", *SHORT[6:]]
-    command += ["--seeds", "1-2", "--workers", "2", "--run-dir", str(tmp_path)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(tmp_path.glob("*/*/*/seed-*/events.*"))) < 2:
-        time.sleep(0.1)
-    time.sleep(1.0)
+    process = _long_group(tmp_path, "1-2")
     process.send_signal(signal.SIGTERM)  # to the group's process only, as a scheduler would
     time.sleep(0.2)
     process.send_signal(signal.SIGTERM)  # twice: a repeated SIGTERM must not kill the workers mid-save
