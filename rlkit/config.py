@@ -60,6 +60,11 @@ class TrainConfig:
         "greedy evaluation return that counts as solving the task, for the summaries of seed groups; "
         "unset: the env's registered reward_threshold",
     )
+    stop_at_return: float | None = _option(
+        None,
+        "stop after the first periodic evaluation whose mean return reaches this (then the final "
+        "evaluation runs; --resume trains on to total_steps); unset: train to total_steps",
+    )
 
 
 @dataclass

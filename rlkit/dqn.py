@@ -53,16 +53,21 @@ def make_optimizer(parameters: Any, config: DQNConfig) -> torch.optim.Optimizer:
             centered=config.rmsprop_centered,
             foreach=True,
         )
+    # SGD and Adam as one fused kernel per step where torch has it (CPU, CUDA): small networks
+    # spend most of an update in per-tensor dispatch, which fusing removes
+    parameters = list(parameters)
+    fused = all(p.device.type in ("cpu", "cuda") for p in parameters)
+    options = {"fused": True} if fused else {"foreach": True}
     if config.optimizer == "sgd":
-        return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.sgd_momentum, foreach=True)
-    return torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.adam_eps, foreach=True)
+        return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.sgd_momentum, **options)
+    return torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.adam_eps, **options)
 
 
 @torch.no_grad()
-def polyak_update(source: nn.Module, target: nn.Module, tau: float) -> None:
-    """target ← tau · source + (1 − tau) · target; tau = 1 copies."""
-    for source_param, target_param in zip(source.parameters(), target.parameters()):
-        target_param.lerp_(source_param, tau)
+def polyak_update(source: list[torch.Tensor], target: list[torch.Tensor], tau: float) -> None:
+    """target ← tau · source + (1 − tau) · target for parameter lists; tau = 1 copies. One
+    multi-tensor kernel (the one torch's optimizers use), not one call per tensor."""
+    torch._foreach_lerp_(target, source, tau)
 
 
 class DQNAgent:
@@ -97,7 +102,9 @@ class DQNAgent:
         except (ValueError, RuntimeError) as error:
             raise RlkitError(f"agent.encoder = {config.encoder!r}: {error}") from None
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
-        self.optimizer = make_optimizer(self.q_network.parameters(), config)
+        self.online_parameters = list(self.q_network.parameters())
+        self.target_parameters = list(self.target_network.parameters())
+        self.optimizer = make_optimizer(self.online_parameters, config)
         self.normalizer: RunningNormalizer | None = None
         if config.normalize_observations:
             if env_info["kind"] != "vector":
@@ -233,7 +240,7 @@ class DQNAgent:
         if target_periods > self.target_updates:
             # k periods crossed in one vector step (several envs): k Polyak steps of rate τ at once
             periods = target_periods - self.target_updates
-            polyak_update(self.q_network, self.target_network, 1.0 - (1.0 - c.tau) ** periods)
+            polyak_update(self.online_parameters, self.target_parameters, 1.0 - (1.0 - c.tau) ** periods)
             self.target_updates = target_periods
         return metrics
 
@@ -288,7 +295,7 @@ class DQNAgent:
         batch = Batch(*(t.to(self.device, non_blocking=True) for t in batch))
         loss, q_values, td_errors = self._loss_and_gradients(batch)
         max_norm = c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
-        grad_norm = nn.utils.clip_grad_norm_(self.q_network.parameters(), max_norm, foreach=True)
+        grad_norm = nn.utils.clip_grad_norm_(self.online_parameters, max_norm, foreach=True)
         self.optimizer.step()
         self.gradient_steps_done += 1
         if c.prioritized_replay:

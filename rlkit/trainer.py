@@ -236,7 +236,7 @@ class Run:
             }
         )
 
-    def _periodic_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> None:
+    def _periodic_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> float:
         started = time.perf_counter()
         result = self.evaluate(self.config.train.eval_episodes, evaluation_seeds(self.config.train.seed, self.step))
         self._record_eval(result, logger, started)
@@ -244,6 +244,7 @@ class Run:
         if result["return_mean"] > self.best_eval_return:
             self.best_eval_return = result["return_mean"]
             self.save_checkpoint("best", envs)
+        return result["return_mean"]
 
     # ------------------------------------------------------------------ the loop
 
@@ -276,9 +277,10 @@ class Run:
             logger.message(f"resumed from {self.resumed_from} at step {self.step:,}")
         stop = _StopFlag()
         metrics: dict[str, Any] = {}
+        reached = False  # a periodic evaluation reached train.stop_at_return
         try:
             end = min(train.total_steps, until or train.total_steps)
-            while self.step < end and not stop.requested:
+            while self.step < end and not stop.requested and not reached:
                 with logger.timed("acting"):
                     actions = self.agent.act(observations, self.step)
                     next_observations, rewards, terminated, truncated, infos = envs.step(actions)
@@ -300,13 +302,16 @@ class Run:
                     and _crossed(last_step, self.step, train.eval_interval)
                     and self.step < train.total_steps
                 ):
-                    self._periodic_eval(logger, envs)
+                    mean = self._periodic_eval(logger, envs)
+                    reached = train.stop_at_return is not None and mean >= train.stop_at_return
+                    if reached:
+                        logger.message(f"step {self.step:>10,}  stop_at_return {train.stop_at_return:g} reached")
                 if train.checkpoint_interval and _crossed(last_step, self.step, train.checkpoint_interval):
                     self.save_checkpoint("step", envs)
             if stop.requested:
                 raise KeyboardInterrupt
             self._save_latest(envs)
-            result = self._final_eval(logger, envs) if self.step >= train.total_steps else None
+            result = self._final_eval(logger, envs) if self.step >= train.total_steps or reached else None
         except KeyboardInterrupt:
             saved = self._save_latest(envs)
             logger.message(f"interrupted at step {self.step:,}; checkpoint saved in {saved}")

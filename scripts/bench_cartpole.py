@@ -83,7 +83,7 @@ def run_rlkit(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> 
     }
 
 
-def _greedy_return(model, episodes: int, seed: int) -> float:
+def greedy_return(model, episodes: int, seed: int) -> float:
     env = gym.make("CartPole-v1")
     returns = []
     for episode in range(episodes):
@@ -114,7 +114,7 @@ def run_sb3(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> di
         def _on_step(self) -> bool:
             if self.num_timesteps % eval_interval == 0 and self.num_timesteps < steps:
                 began = time.perf_counter()
-                value = _greedy_return(self.model, eval_episodes, seed + 1_000_003)
+                value = greedy_return(self.model, eval_episodes, seed + 1_000_003)
                 self.eval_seconds += time.perf_counter() - began
                 self.evaluations.append(
                     {
@@ -137,7 +137,7 @@ def run_sb3(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> di
     callback = GreedyEvaluation()
     model.learn(steps, callback=callback)
     train_seconds = time.perf_counter() - callback.start - callback.eval_seconds
-    final = _greedy_return(model, 20, seed + 1_000_003)
+    final = greedy_return(model, 20, seed + 1_000_003)
     callback.evaluations.append({"step": steps, "return_mean": final, "train_time_s": train_seconds})
     solved_seconds, solved_steps = first_solved(callback.evaluations)
     return {

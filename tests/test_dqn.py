@@ -37,9 +37,9 @@ def test_td_target_double_q_evaluates_the_online_argmax_with_the_target_network(
 def test_polyak_update_hard_and_soft():
     source, target = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     before = target.weight.detach().clone()
-    polyak_update(source, target, tau=0.25)
+    polyak_update(list(source.parameters()), list(target.parameters()), tau=0.25)
     torch.testing.assert_close(target.weight, 0.25 * source.weight + 0.75 * before)
-    polyak_update(source, target, tau=1.0)
+    polyak_update(list(source.parameters()), list(target.parameters()), tau=1.0)
     torch.testing.assert_close(target.weight, source.weight)
 
 

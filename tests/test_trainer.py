@@ -198,3 +198,22 @@ def test_ctrl_c_during_an_update_round_stops_at_the_step_boundary(tmp_path, monk
         run.train(new_run_dir(config, tmp_path))
     meta = json.loads((stopped.value.checkpoint_path / "meta.json").read_text())["agent"]
     assert meta["gradient_steps_done"] == 12 == 4 * (meta["training_rounds"] - 20 // 4)
+
+
+def test_stop_at_return_ends_the_run_at_the_first_evaluation_reaching_it(cli, tmp_path):
+    """CliffWalking's greedy walk is deterministic: once an evaluation reaches -13 the run
+    stops there, evaluates once more, writes eval.json and can be resumed to total_steps."""
+    args = ["train", "--agent", "qlearning", "--env", "cliffwalking", "--steps", 100_000, "--seed", 2]
+    args += ["--set", "eval_interval=2000", "--set", "stop_at_return=-13", "--run-dir", tmp_path, "--no-progress"]
+    code, out, _ = cli(*args)
+    assert code == 0 and "stop_at_return -13 reached" in out
+    run = _only_run(tmp_path)
+    result = json.loads((run / "eval.json").read_text())
+    periodic = result["evaluations"][:-1]
+    assert periodic[-1]["return_mean"] >= -13 and all(e["return_mean"] < -13 for e in periodic[:-1])
+    assert result["step"] == periodic[-1]["step"] < 100_000 and result["return_mean"] == -13
+    assert (run / "checkpoints" / f"step-{result['step']:012d}").is_dir()
+    code, out, _ = cli("train", "--resume", run, "--no-progress")
+    assert code == 0 and "resumed from" in out  # and trains on to its next evaluation reaching -13
+    resumed = json.loads((run / "eval.json").read_text())
+    assert resumed["step"] > result["step"] and resumed["evaluations"][-2]["return_mean"] >= -13
