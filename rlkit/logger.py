@@ -170,8 +170,10 @@ class Logger:
         return self.timers[phase]
 
     def scalars(self, values: dict[str, Any], step: int) -> None:
-        for tag, value in values.items():
-            self.writer.add_scalar(tag, float(value), step)
+        """All values at `step` as one event: each event costs the writer a record checksum
+        computed in Python, so an episode's three scalars written apart cost three times as much."""
+        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value)) for tag, value in values.items()])
+        self.writer.file_writer.add_summary(summary, step)
 
     def images(self, pictures: dict[str, Any], step: int) -> None:
         for name, picture in pictures.items():
