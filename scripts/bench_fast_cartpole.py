@@ -17,7 +17,9 @@ SB3 is never a dependency of rlkit: install it into the benchmark's own environm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,6 +92,15 @@ def run_sb3(seed: int) -> dict[str, Any]:
     return {"seed": seed, "solved_s": seconds, "solved_steps": steps}
 
 
+def each_seed(name: str, runner: Any, seeds: list[int]) -> list[dict[str, Any]]:
+    """Run every seed, a line per seed on stderr as it ends (stdout keeps the one JSON line)."""
+    runs = []
+    for seed in seeds:
+        runs.append(runner(seed))
+        print(name, json.dumps(runs[-1]), file=sys.stderr, flush=True)
+    return runs
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "solved_s": median([r["solved_s"] for r in runs]),
@@ -115,10 +126,11 @@ def main() -> None:
     torch.set_num_threads(1)
     seeds = seed_list(args.seeds)
     results: dict[str, Any] = {}
-    if args.only != "sb3":
-        results["rlkit"] = summarise([run_rlkit(seed, args.preset) for seed in seeds])
-    if args.only != "rlkit":
-        results["sb3"] = summarise([run_sb3(seed) for seed in seeds])
+    with contextlib.redirect_stdout(sys.stderr):  # the runs' console lines: stdout keeps the JSON line
+        if args.only != "sb3":
+            results["rlkit"] = summarise(each_seed("rlkit", lambda seed: run_rlkit(seed, args.preset), seeds))
+        if args.only != "rlkit":
+            results["sb3"] = summarise(each_seed("sb3", run_sb3, seeds))
     line: dict[str, Any] = {"benchmark": "cartpole_time_to_solve", "preset": args.preset, "seeds": seeds, **results}
     if len(results) == 2 and results["rlkit"]["solved_s"] and results["sb3"]["solved_s"]:
         line["sb3_over_rlkit_seconds"] = results["sb3"]["solved_s"] / results["rlkit"]["solved_s"]
