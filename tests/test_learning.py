@@ -1,4 +1,8 @@
-"""Learning tests: real training with fixed seeds, asserting a real return (pytest -m slow)."""
+"""Learning tests: real training with fixed seeds, asserting a real return (pytest -m slow).
+
+Every test trains seed 101, the first seed of the README's 20-seed studies (101-120), a rule fixed
+before those studies ran: no seed here was chosen because it passes. The studies give each
+preset's spread over seeds; these tests guard that a preset still learns."""
 
 import pytest
 
@@ -8,7 +12,10 @@ from rlkit.trainer import train
 pytestmark = pytest.mark.slow
 
 
-def _final_eval(tmp_path, agent, env, *overrides, steps=None, seed=0):
+SEED = 101
+
+
+def _final_eval(tmp_path, agent, env, *overrides, steps=None, seed=SEED):
     config = build_config(agent, env, steps=steps, seed=seed, overrides=["eval_interval=0", *overrides])
     return train(config, tmp_path, progress=False)
 
@@ -34,16 +41,16 @@ def test_discretized_cartpole_qlearning(tmp_path):
 
 
 def test_cartpole_dqn(tmp_path):
-    result = _final_eval(tmp_path, "dqn", "cartpole", "final_eval_episodes=20", seed=1)
+    result = _final_eval(tmp_path, "dqn", "cartpole", "final_eval_episodes=20")
     assert result["step"] == 100_000 and result["return_mean"] >= 475
 
 
 def test_acrobot_dqn(tmp_path):
-    result = _final_eval(tmp_path, "dqn", "acrobot", "final_eval_episodes=20", seed=1)
+    result = _final_eval(tmp_path, "dqn", "acrobot", "final_eval_episodes=20")
     assert result["return_mean"] >= -100
 
 
 def test_cartpole_dqn_with_every_family_switch(tmp_path):
     switches = ["double_q=true", "dueling=true", "n_steps=3", "prioritized_replay=true"]
-    result = _final_eval(tmp_path, "dqn", "cartpole", "final_eval_episodes=20", *switches, steps=50_000, seed=1)
+    result = _final_eval(tmp_path, "dqn", "cartpole", "final_eval_episodes=20", *switches, steps=50_000)
     assert result["step"] == 50_000 and result["return_mean"] >= 475
