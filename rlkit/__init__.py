@@ -1,3 +1,26 @@
-"""rlkit: value-based reinforcement learning (tabular Q-learning and DQN)."""
+"""rlkit: value-based reinforcement learning (tabular Q-learning and DQN).
+
+The public API (see rlkit.api): train, load, evaluate, Policy, TrainResult, and the callbacks
+Callback and StopAtReturn (see rlkit.callbacks). They are imported on first use, so that
+`import rlkit` and the command line's `--version` stay fast."""
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "train": "rlkit.api",
+    "load": "rlkit.api",
+    "evaluate": "rlkit.api",
+    "Policy": "rlkit.api",
+    "TrainResult": "rlkit.api",
+    "Callback": "rlkit.callbacks",
+    "StopAtReturn": "rlkit.callbacks",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rlkit' has no attribute {name!r}")

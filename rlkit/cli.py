@@ -280,7 +280,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from rlkit.evaluate import evaluate_checkpoint
+    from rlkit.evaluation import evaluate_checkpoint
 
     if args.epsilon is not None and not 0.0 <= args.epsilon <= 1.0:
         raise RlkitError(f"--epsilon {args.epsilon} is out of range; valid: 0 to 1")

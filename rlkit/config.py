@@ -434,8 +434,10 @@ def build_config(
     steps: int | None = None,
     seed: int | None = None,
     overrides: typing.Sequence[str] = (),
+    values: typing.Mapping[str, Any] | None = None,
 ) -> RunConfig:
-    """Resolve presets and overrides into a validated RunConfig."""
+    """Resolve presets and overrides into a validated RunConfig: `overrides` as `--set` takes
+    them ("key=value" text), `values` as Python values ({"learning_rate": 1e-3}), applied last."""
     agent_name, agent_data = load_preset("agents", agent)
     _check_top_level(agent_data, ("description", "algo", "agent", "train", "env"), agent_name)
     algo = agent_data.get("algo")
@@ -461,6 +463,8 @@ def build_config(
     for text in overrides:
         key, value = parse_assignment(text)
         sections.set(key, value, f"--set {text}")
+    for key, value in (values or {}).items():
+        sections.set(key, list(value) if isinstance(value, tuple) else value, f"overrides[{key!r}]")
 
     env_config = sections.objects["env"]
     if not env_config.id:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -89,10 +90,23 @@ def _register_atari() -> None:
     gym.register_envs(ale_py)
 
 
+# envs given to rlkit.train as a function or an instance, by the id rlkit gave them; each entry
+# makes one env: maker(training) (an instance is the training env itself, copied for evaluation)
+USER_ENVS: dict[str, Callable[[bool], gym.Env]] = {}
+USER_ENV_PREFIX = "rlkit-user/"
+
+
 def check_env_id(env_id: str) -> None:
     """Raise RlkitError naming close registered ids when `env_id` is not a gymnasium id.
     'module:Name-v0' imports `module` first, so that it can register its own envs. MinAtar ids
     are rlkit's own (rlkit.minatar) and need no package to be checked."""
+    if env_id.startswith(USER_ENV_PREFIX):
+        if env_id not in USER_ENVS:
+            raise RlkitError(
+                f"environment {env_id!r} was a function or Env instance given to rlkit.train in another "
+                "process; pass the same env again (rlkit.evaluate(policy, env)), or register it with gymnasium"
+            )
+        return
     if is_minatar(env_id):
         game_of(env_id)
         return
@@ -299,12 +313,17 @@ def make_env(config: EnvConfig, training: bool = True, render_mode: str | None =
         if not is_atari(config.id):
             raise RlkitError(f"kind 'pixel' needs an Atari id (ALE/...), got {config.id!r}")
         return _make_atari(config, training, render_mode)
-    kwargs = dict(config.make_kwargs)
-    if config.max_episode_steps:
-        kwargs["max_episode_steps"] = config.max_episode_steps
-    if render_mode:
-        kwargs["render_mode"] = render_mode
-    env = _gym_make(config.id, **kwargs)
+    if config.id in USER_ENVS:
+        env = USER_ENVS[config.id](training)
+        if config.max_episode_steps:
+            env = gym.wrappers.TimeLimit(env, config.max_episode_steps)
+    else:
+        kwargs = dict(config.make_kwargs)
+        if config.max_episode_steps:
+            kwargs["max_episode_steps"] = config.max_episode_steps
+        if render_mode:
+            kwargs["render_mode"] = render_mode
+        env = _gym_make(config.id, **kwargs)
     env = gym.wrappers.RecordEpisodeStatistics(env)
     if config.bins:
         env = Discretizer(env, config.bins, config.low, config.high)
@@ -385,8 +404,9 @@ def grid_map(env: gym.Env) -> dict[str, Any] | None:
 
 
 def describe(config: EnvConfig) -> dict[str, Any]:
-    """Observation kind, shapes and action count of the env that `config` builds."""
-    env = make_env(config)
+    """Observation kind, shapes and action count of the env that `config` builds (an
+    evaluation env: a user's Env instance stays the training env)."""
+    env = make_env(config, training=False)
     try:
         space, actions = env.observation_space, env.action_space
         if not isinstance(actions, gym.spaces.Discrete):

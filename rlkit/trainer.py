@@ -9,6 +9,7 @@ import platform
 import random
 import signal
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ import torch
 import rlkit
 from rlkit import checkpoint
 from rlkit.agents import Agent, create_agent
+from rlkit.callbacks import Callback, Checkpointing, Logging, PeriodicEvaluation, StopAtReturn, overrides
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.envs import describe, make_vector_env
 from rlkit.errors import RlkitError
-from rlkit.evaluate import evaluation_seeds, play_episodes
+from rlkit.evaluation import evaluation_seeds, play_episodes
 from rlkit.logger import Logger
 from rlkit.streams import Stream, env_seeds, global_seed, sequence, torch_seed
 from rlkit.transition import Transition
@@ -130,6 +132,9 @@ class Run:
         self.seconds_before = 0.0  # wall seconds of the run before this process (a resume)
         self.eval_seconds = 0.0  # wall seconds spent in evaluations, over the whole run
         self.env_rng_states: list[Any] | None = None
+        self.envs: gym.vector.VectorEnv | None = None  # the training envs, while train() runs
+        self.callbacks: list[Callback] = []
+        self.metrics: dict[str, Any] = {}  # the agent's latest training metrics
 
     # ------------------------------------------------------------------ resume
 
@@ -162,7 +167,7 @@ class Run:
 
     # ------------------------------------------------------------------ checkpoints
 
-    def save_checkpoint(self, kind: str = "step", envs: gym.vector.VectorEnv | None = None) -> Path:
+    def save_checkpoint(self, kind: str = "step") -> Path:
         existing = self.checkpoints / checkpoint.checkpoint_name(kind, self.step)
         if kind == "best" and existing.exists():  # written before a resume at this very step: same weights
             return existing
@@ -179,7 +184,7 @@ class Run:
             "config": self.config.to_dict(),
             "env_info": self.env_info,
             "agent": agent_meta,
-            "rng": {**_global_rng_states(), "envs": _env_rng_states(envs) if envs is not None else None},
+            "rng": {**_global_rng_states(), "envs": _env_rng_states(self.envs) if self.envs is not None else None},
             "versions": _versions(),
             "saved_at": datetime.now().isoformat(timespec="seconds"),
         }
@@ -189,9 +194,9 @@ class Run:
         checkpoint.prune(self.checkpoints, kind, self.config.train.keep_checkpoints if kind == "step" else 1)
         return folder
 
-    def _save_latest(self, envs: gym.vector.VectorEnv) -> Path:
+    def _save_latest(self) -> Path:
         existing = self.checkpoints / checkpoint.checkpoint_name("step", self.step)
-        return existing if existing.exists() else self.save_checkpoint("step", envs)
+        return existing if existing.exists() else self.save_checkpoint("step")
 
     # ------------------------------------------------------------------ evaluation
 
@@ -236,20 +241,45 @@ class Run:
             }
         )
 
-    def _periodic_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> float:
+    def periodic_evaluation(self) -> bool:
+        """A greedy evaluation at the current step, logged and kept; the best checkpoint when it
+        is the best so far; then every callback's on_evaluation. False: a callback stops the run."""
         started = time.perf_counter()
         result = self.evaluate(self.config.train.eval_episodes, evaluation_seeds(self.config.train.seed, self.step))
-        self._record_eval(result, logger, started)
-        logger.message(f"step {self.step:>10,}  eval return {result['return_mean']:.2f} ± {result['return_std']:.2f}")
+        self._record_eval(result, self.logger, started)
+        self.logger.message(
+            f"step {self.step:>10,}  eval return {result['return_mean']:.2f} ± {result['return_std']:.2f}"
+        )
         if result["return_mean"] > self.best_eval_return:
             self.best_eval_return = result["return_mean"]
-            self.save_checkpoint("best", envs)
-        return result["return_mean"]
+            self.save_checkpoint("best")
+        go_on = True
+        for callback in self.callbacks:
+            if overrides(callback, "on_evaluation"):
+                go_on = callback.on_evaluation(self, result) is not False and go_on
+        return go_on
+
+    def default_callbacks(self) -> list[Callback]:
+        """What the config asks of every run: logging, periodic evaluation, checkpoints, and a
+        stop at train.stop_at_return."""
+        train = self.config.train
+        callbacks: list[Callback] = [Logging(train.log_interval)]
+        if train.eval_interval:
+            callbacks.append(PeriodicEvaluation(train.eval_interval))
+        if train.checkpoint_interval:
+            callbacks.append(Checkpointing(train.checkpoint_interval))
+        if train.stop_at_return is not None:
+            callbacks.append(StopAtReturn(train.stop_at_return))
+        return callbacks
 
     # ------------------------------------------------------------------ the loop
 
-    def train(self, run_dir: Path, until: int | None = None) -> dict[str, Any] | None:
+    def train(
+        self, run_dir: Path, until: int | None = None, callbacks: Sequence[Callback] = ()
+    ) -> dict[str, Any] | None:
         """Run to total_steps in `run_dir`; write checkpoints, eval.json and the event files.
+        `callbacks` run after the config's own (logging, evaluation, checkpoints); any of their
+        on_step, on_episode or on_evaluation returning False ends the run as total_steps would.
         With `until`, stop at that step after a checkpoint, as a preempted job would, and
         return None. A later resume restarts the envs' episodes: it continues exactly as if the
         run had not stopped only when `until` falls on an episode boundary of every env and
@@ -262,81 +292,86 @@ class Run:
             checkpoint.set_aside_newer(self.checkpoints, self.step)
         if self.resumed_from is None:
             (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
-        envs = make_vector_env(config.env, config.env.num_envs, training=True)
+        envs = self.envs = make_vector_env(config.env, config.env.num_envs, training=True)
         # fresh start states from the envs' own streams; on resume, the sync envs' saved RNG states follow
         observations, _ = envs.reset(
             seed=env_seeds(sequence(train.seed, Stream.TRAINING_ENVS, self.step), envs.num_envs)
         )
         _restore_env_rngs(envs, self.env_rng_states)
-        logger = Logger(self.run_dir, train.total_steps, self.step, self.progress, self.label)
+        logger = self.logger = Logger(self.run_dir, train.total_steps, self.step, self.progress, self.label)
         self.started = logger.start_time
         if self.resumed_from is None:
             logger.hyperparameters(config.to_dict())
             logger.layout()
         else:
             logger.message(f"resumed from {self.resumed_from} at step {self.step:,}")
+        self.callbacks = [*self.default_callbacks(), *callbacks]
+        on_step = [c for c in self.callbacks if overrides(c, "on_step")]
+        on_episode = [c for c in self.callbacks if overrides(c, "on_episode")]
         stop = _StopFlag()
-        metrics: dict[str, Any] = {}
-        reached = False  # a periodic evaluation reached train.stop_at_return
+        self.metrics = {}
+        go_on = True  # False once a callback asks the run to end
+        result = None
         try:
+            for callback in self.callbacks:
+                callback.on_training_start(self)
             end = min(train.total_steps, until or train.total_steps)
-            while self.step < end and not stop.requested and not reached:
+            while self.step < end and not stop.requested and go_on:
                 with logger.timed("acting"):
                     actions = self.agent.act(observations, self.step)
                     next_observations, rewards, terminated, truncated, infos = envs.step(actions)
-                last_step, self.step = self.step, self.step + envs.num_envs
+                self.step += envs.num_envs
                 real_next = next_observations
                 if "final_obs" in infos:
                     real_next = next_observations.copy()
                     for i in np.flatnonzero(infos["_final_obs"]):
                         real_next[i] = infos["final_obs"][i]
-                    self._log_episodes(infos["final_info"], logger)
+                    go_on = self._episodes_ended(infos["final_info"], on_episode)
                 with logger.timed("learning"):
                     transition = Transition(observations, actions, rewards, real_next, terminated, truncated)
-                    metrics = self.agent.observe(transition, self.step) or metrics
+                    self.metrics = self.agent.observe(transition, self.step) or self.metrics
                 observations = next_observations
-                if _crossed(last_step, self.step, train.log_interval):
-                    logger.progress({**self.agent.schedule_values(self.step), **metrics}, self.step)
-                if (
-                    train.eval_interval
-                    and _crossed(last_step, self.step, train.eval_interval)
-                    and self.step < train.total_steps
-                ):
-                    mean = self._periodic_eval(logger, envs)
-                    reached = train.stop_at_return is not None and mean >= train.stop_at_return
-                    if reached:
-                        logger.message(f"step {self.step:>10,}  stop_at_return {train.stop_at_return:g} reached")
-                if train.checkpoint_interval and _crossed(last_step, self.step, train.checkpoint_interval):
-                    self.save_checkpoint("step", envs)
+                for callback in on_step:
+                    go_on = callback.on_step(self, transition) is not False and go_on
             if stop.requested:
                 raise KeyboardInterrupt
-            self._save_latest(envs)
-            result = self._final_eval(logger, envs) if self.step >= train.total_steps or reached else None
+            self._save_latest()
+            if self.step >= train.total_steps or not go_on:
+                result = self._final_eval(logger)
         except KeyboardInterrupt:
-            saved = self._save_latest(envs)
+            saved = self._save_latest()
             logger.message(f"interrupted at step {self.step:,}; checkpoint saved in {saved}")
             raise Interrupted(saved) from None
         finally:
             stop.restore()
-            logger.close()
-            envs.close()
+            try:
+                for callback in self.callbacks:
+                    callback.on_training_end(self, result)
+            finally:
+                logger.close()
+                envs.close()
         return result
 
-    def _log_episodes(self, final_info: dict[str, Any], logger: Logger) -> None:
+    def _episodes_ended(self, final_info: dict[str, Any], on_episode: list[Callback]) -> bool:
+        """Count the episodes that ended in this step and hand each to the callbacks."""
         if "episode" not in final_info:
-            return  # a life lost under terminal_on_life_loss: the game goes on
+            return True  # a life lost under terminal_on_life_loss: the game goes on
         episode = final_info["episode"]
+        go_on = True
         for i in np.flatnonzero(final_info["_episode"]):
             self.episodes += 1
-            logger.episode(float(episode["r"][i]), int(episode["l"][i]), self.episodes, self.step)
+            episode_return, length = float(episode["r"][i]), int(episode["l"][i])
+            for callback in on_episode:
+                go_on = callback.on_episode(self, episode_return, length) is not False and go_on
+        return go_on
 
-    def _final_eval(self, logger: Logger, envs: gym.vector.VectorEnv) -> dict[str, Any]:
+    def _final_eval(self, logger: Logger) -> dict[str, Any]:
         started = time.perf_counter()
         result = self.evaluate(self.config.train.final_eval_episodes, evaluation_seeds(self.config.train.seed))
         self._record_eval(result, logger, started)
         if result["return_mean"] > self.best_eval_return:
             self.best_eval_return = result["return_mean"]
-            self.save_checkpoint("best", envs)
+            self.save_checkpoint("best")
         summary = {
             **result,
             "step": self.step,
@@ -353,11 +388,6 @@ class Run:
         temporary.write_text(json.dumps(summary, indent=1))
         os.replace(temporary, self.run_dir / "eval.json")
         return summary  # the caller prints it, once the progress bar is closed
-
-
-def _crossed(before: int, after: int, interval: int) -> bool:
-    """True when a multiple of `interval` lies in (before, after]."""
-    return after // interval > before // interval
 
 
 class _StopFlag:
@@ -386,10 +416,12 @@ class _StopFlag:
             signal.signal(number, handler)
 
 
-def train(config: RunConfig, runs_root: Path = Path("runs"), progress: bool = True) -> dict[str, Any]:
+def train(
+    config: RunConfig, runs_root: Path = Path("runs"), progress: bool = True, callbacks: Sequence[Callback] = ()
+) -> dict[str, Any]:
     """Train a new run in a new folder under `runs_root`; returns the final evaluation."""
     run = Run(config, progress)
-    return run.train(new_run_dir(config, runs_root))
+    return run.train(new_run_dir(config, runs_root), callbacks=callbacks)
 
 
 def resume(
@@ -398,6 +430,7 @@ def resume(
     progress: bool = True,
     schedules: str | None = None,
     label: str | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
     """Continue the run in `run_dir` (or the run whose checkpoint folder it is) from its latest
     checkpoint, in the same folder. A new `total_steps` that changes what the ε, learning-rate
@@ -436,7 +469,7 @@ def resume(
         config.train.total_steps = total_steps
     run = Run(config, progress, label)
     run.restore(latest)
-    return run.train(run_dir)
+    return run.train(run_dir, callbacks=callbacks)
 
 
 def _run_folder_of(path: Path) -> Path:

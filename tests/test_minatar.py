@@ -17,7 +17,7 @@ from rlkit.config import build_config  # noqa: E402
 from rlkit.dqn import DQNAgent  # noqa: E402
 from rlkit.envs import EnvConfig, check_env_id, describe, make_env, make_vector_env  # noqa: E402
 from rlkit.errors import RlkitError  # noqa: E402
-from rlkit.evaluate import play_episodes  # noqa: E402
+from rlkit.evaluation import play_episodes  # noqa: E402
 from rlkit.frame_replay import FrameReplay  # noqa: E402
 from rlkit.minatar import PALETTE, MinAtarEnv, grid_rgb  # noqa: E402
 from rlkit.networks import MinAtarCNN, build_q_network  # noqa: E402

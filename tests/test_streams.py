@@ -11,7 +11,7 @@ from safetensors.numpy import load_file
 
 from rlkit import checkpoint
 from rlkit.config import build_config
-from rlkit.evaluate import evaluate_checkpoint
+from rlkit.evaluation import evaluate_checkpoint
 from rlkit.streams import torch_seed
 from rlkit.trainer import Run, new_run_dir
 

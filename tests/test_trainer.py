@@ -5,7 +5,7 @@ import numpy as np
 from safetensors.numpy import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rlkit.trainer import _crossed
+from rlkit.callbacks import _crossed
 
 
 def _only_run(root: Path) -> Path:
@@ -182,7 +182,15 @@ def test_ctrl_c_during_an_update_round_stops_at_the_step_boundary(tmp_path, monk
         "cartpole",
         5000,
         0,
-        ["learning_starts=20", "batch_size=8", "net_arch=[16]", "train_freq=4", "gradient_steps=4", "eval_interval=0"],
+        [
+            "num_envs=1",
+            "learning_starts=20",
+            "batch_size=8",
+            "net_arch=[16]",
+            "train_freq=4",
+            "gradient_steps=4",
+            "eval_interval=0",
+        ],
     )
     run = Run(config, progress=False)
     update, calls = run.agent.update, []

@@ -1,0 +1,221 @@
+"""rlkit's public API for scripts and notebooks: train, load, evaluate.
+
+import rlkit
+
+result = rlkit.train(agent="dqn", env="cartpole", steps=50_000, seed=3)
+print(result.run_dir, result.evaluation["return_mean"])
+policy = rlkit.load(result.run_dir)          # or a checkpoint folder
+action = policy.act(observation)             # one observation, or a batch
+rlkit.evaluate(policy, "cartpole", episodes=20)
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlkit import checkpoint
+from rlkit.agents import Agent, create_agent
+from rlkit.callbacks import Callback
+from rlkit.config import RunConfig, build_config, config_from_dict
+from rlkit.envs import USER_ENV_PREFIX, USER_ENVS, EnvConfig, describe, make_vector_env
+from rlkit.errors import RlkitError
+from rlkit.evaluation import play_episodes
+
+EnvSpec = str | Callable[[], gym.Env] | gym.Env
+
+
+class Policy:
+    """A trained agent, for acting: `act` and `q_values` take one observation or a batch."""
+
+    def __init__(self, agent: Agent, config: RunConfig, env_info: dict[str, Any], step: int | None = None):
+        self.agent, self.config, self.env_info, self.step = agent, config, env_info, step
+        self.rng = np.random.default_rng([config.train.seed, 7919])  # ties and ε of act(): no training stream
+
+    def _batch(self, observation: Any) -> tuple[np.ndarray, bool]:
+        """The observation as a batch of the env's dtype, and whether it was a single one."""
+        array = np.asarray(observation, dtype=self.env_info["observation_dtype"])
+        shape = tuple(self.env_info["observation_shape"])
+        if array.shape == shape:
+            return array[None], True
+        if array.shape[1:] == shape:
+            return array, False
+        raise RlkitError(
+            f"observation of shape {array.shape}; this policy takes {shape} or a batch (N, {', '.join(map(str, shape))})"
+        )
+
+    def act(self, observation: Any, epsilon: float = 0.0, rng: np.random.Generator | None = None) -> Any:
+        """The greedy action (a random one with probability `epsilon`; ties broken at random):
+        an int for one observation, an array for a batch."""
+        batch, single = self._batch(observation)
+        actions = self.agent.greedy_actions(batch, epsilon, rng or self.rng)
+        return int(actions[0]) if single else np.asarray(actions)
+
+    def q_values(self, observation: Any) -> np.ndarray:
+        """Q(s, ·) for each observation: shape (actions,) for one, (N, actions) for a batch."""
+        batch, single = self._batch(observation)
+        if hasattr(self.agent, "q_table"):
+            values = self.agent.q_table[batch]
+        else:
+            values = self.agent.q_values(batch).cpu().numpy()
+        return values[0] if single else values
+
+    def __repr__(self) -> str:
+        return f"Policy({self.config.agent_name} on {self.config.env.id}, step {self.step})"
+
+
+@dataclass
+class TrainResult:
+    """What rlkit.train returns: the run folder, the final evaluation (eval.json) and the policy."""
+
+    run_dir: Path
+    evaluation: dict[str, Any]
+    agent: Policy
+
+
+def _user_env(env: Callable[[], gym.Env] | gym.Env) -> str:
+    """Register a function or an Env instance under an id of its own and return the id."""
+    if isinstance(env, gym.Env):
+        instance, lent = env, []
+
+        def make(training: bool) -> gym.Env:
+            if not training:
+                try:
+                    return copy.deepcopy(instance)
+                except Exception as error:
+                    raise RlkitError(
+                        f"the Env instance given as env cannot be copied for evaluation ({type(error).__name__}: "
+                        f"{error}); pass a function that returns a new env instead"
+                    ) from None
+            if lent:
+                raise RlkitError(
+                    "an Env instance gives one training env: keep env.num_envs = 1, or pass a function that "
+                    "returns a new env (rlkit then makes as many as it needs)"
+                )
+            lent.append(True)
+            return instance
+
+        name = type(env.unwrapped).__name__
+    elif callable(env):
+
+        def make(training: bool) -> gym.Env:
+            made = env()
+            if not isinstance(made, gym.Env):
+                raise RlkitError(f"env function {env!r} returned {type(made).__name__}, not a gymnasium.Env")
+            return made
+
+        name = getattr(env, "__name__", type(env).__name__)
+    else:
+        raise RlkitError(
+            f"env = {env!r}: give a preset name, a gymnasium id, a function returning a gymnasium.Env, or an Env"
+        )
+    base = USER_ENV_PREFIX + (re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "env")
+    number = 0
+    while f"{base}-v{number}" in USER_ENVS:
+        number += 1
+    env_id = f"{base}-v{number}"
+    USER_ENVS[env_id] = make
+    return env_id
+
+
+def train(
+    agent: str = "dqn",
+    env: EnvSpec = "cartpole",
+    steps: int | None = None,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    run_dir: str | Path = "runs",
+    callbacks: Sequence[Callback] = (),
+    progress: bool = False,
+) -> TrainResult:
+    """Train a new run, as `rlkit train` does, in a new folder under `run_dir`.
+
+    agent: a preset name or TOML file. env: a preset name, a gymnasium id, a function returning
+    a gymnasium.Env (rlkit calls it for every training and evaluation env it needs), or an Env
+    instance (the one training env; evaluation plays deep copies of it). overrides: config keys
+    and values, e.g. {"learning_rate": 1e-3, "env.num_envs": 4}. callbacks: rlkit.Callback
+    objects; one returning False ends the run cleanly (final evaluation, eval.json)."""
+    from rlkit.trainer import Run, new_run_dir
+
+    if isinstance(env, gym.Env) or (callable(env) and not isinstance(env, str)):
+        env_id = _user_env(env)
+        config = build_config(agent, env_id, steps, seed, values=overrides)
+        if isinstance(env, gym.Env) and config.env.num_envs != 1:
+            raise RlkitError(
+                f"env.num_envs = {config.env.num_envs}, but an Env instance gives one training env: pass a "
+                "function that returns a new env, or set env.num_envs = 1"
+            )
+    else:
+        config = build_config(agent, env, steps, seed, values=overrides)
+    run = Run(config, progress=progress)
+    folder = new_run_dir(config, Path(run_dir))
+    evaluation = run.train(folder, callbacks=callbacks)
+    return TrainResult(folder, evaluation, Policy(run.agent, config, run.env_info, run.step))
+
+
+def load(path: str | Path, best: bool = False, device: str = "cpu") -> Policy:
+    """The policy of a checkpoint folder, or of a run folder's latest checkpoint (its best with
+    best=True). Needs no env: the checkpoint records the observations and actions."""
+    folder = checkpoint.find(Path(path), best=best)
+    tensors, meta, _ = checkpoint.load(folder)
+    config = config_from_dict(meta.get("config", {}))
+    env_info = meta.get("env_info")
+    if not isinstance(env_info, dict) or not isinstance(meta.get("agent"), dict):
+        raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: malformed (no env_info or agent state)")
+    try:
+        agent = create_agent(config, env_info, device)
+        agent.load_state(tensors, meta["agent"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
+        raise checkpoint.CheckpointError(f"{folder}: malformed ({type(error).__name__}: {error})") from None
+    return Policy(agent, config, env_info, meta.get("step"))
+
+
+def evaluate(
+    policy: Policy,
+    env: EnvSpec | None = None,
+    episodes: int = 10,
+    seed: int = 0,
+    epsilon: float = 0.0,
+    num_envs: int = 1,
+) -> dict[str, Any]:
+    """Play `episodes` full episodes (true rewards) with the policy and summarise them:
+    return_mean, return_std, returns, length_mean, ... The env defaults to the policy's own
+    (with its preprocessing: bins, frame stacks); a preset, gymnasium id, function or Env
+    instance may replace it. Every random draw comes from `seed`."""
+    if episodes < 1 or num_envs < 1:
+        raise RlkitError(f"episodes = {episodes}, num_envs = {num_envs}: both must be 1 or more")
+    env_config = _evaluation_env(policy, env)
+    envs = make_vector_env(env_config, num_envs, training=False)
+    try:
+        space = envs.single_observation_space
+        if list(space.shape) != list(policy.env_info["observation_shape"]):
+            raise RlkitError(
+                f"the env gives observations of shape {list(space.shape)}, the policy was trained on "
+                f"{policy.env_info['observation_shape']}"
+            )
+        with torch.inference_mode():
+            return play_episodes(policy.agent, envs, episodes, epsilon, np.random.SeedSequence(seed))
+    finally:
+        envs.close()
+
+
+def _evaluation_env(policy: Policy, env: EnvSpec | None) -> EnvConfig:
+    own = policy.config.env
+    if env is None:
+        return own
+    if isinstance(env, str):
+        if env in (own.id, policy.config.env_preset):
+            return own
+        return build_config(policy.config.agent_preset, env).env
+    env_config = copy.deepcopy(own)
+    env_config.id = _user_env(env)
+    describe(env_config)  # refuses an env whose actions are not discrete
+    return env_config
