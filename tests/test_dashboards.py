@@ -104,8 +104,8 @@ def test_hparams_hold_only_the_keys_that_apply(runs):
     assert set(qlearning) == TAXI_QLEARNING
     assert dqn["agent.double_q"].WhichOneof("kind") == "bool_value" and dqn["agent.double_q"].bool_value is False
     assert dqn["Agent"].string_value == "dqn" and dqn["Env"].string_value == "CartPole-v1"
-    assert dqn["Learning rate"].number_value == 3e-3 and dqn["Steps"].number_value == 300
-    assert dqn["agent.net_arch"].string_value == "[256, 256]"
+    assert dqn["Learning rate"].number_value == 1e-3 and dqn["Steps"].number_value == 300
+    assert dqn["agent.net_arch"].string_value == "[128, 128]"
 
 
 def _free_port() -> int:

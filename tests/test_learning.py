@@ -37,7 +37,7 @@ def test_frozenlake_8x8_slippery_qlearning(tmp_path):
 
 def test_discretized_cartpole_qlearning(tmp_path):
     result = _final_eval(tmp_path, "qlearning", "cartpole", "final_eval_episodes=100", steps=300_000)
-    assert result["return_mean"] >= 150
+    assert result["return_mean"] >= 475
 
 
 def test_cartpole_dqn(tmp_path):
@@ -54,3 +54,17 @@ def test_cartpole_dqn_with_every_family_switch(tmp_path):
     switches = ["double_q=true", "dueling=true", "n_steps=3", "prioritized_replay=true"]
     result = _final_eval(tmp_path, "dqn", "cartpole", "final_eval_episodes=20", *switches, steps=50_000)
     assert result["step"] == 50_000 and result["return_mean"] >= 475
+
+
+def test_dqn_fast_solves_cartpole_within_50k_steps(tmp_path):
+    """The dqn-fast preset's promise: a greedy evaluation of 20 episodes at 475 or more, every
+    2,500 steps, before 50k steps (the run stops there)."""
+    config = build_config("dqn-fast", "cartpole", seed=SEED, overrides=["stop_at_return=475"])
+    result = train(config, tmp_path, progress=False)
+    periodic = result["evaluations"][:-1]
+    assert result["step"] < 50_000 and periodic[-1]["return_mean"] >= 475
+
+
+def test_mountaincar_dqn(tmp_path):
+    result = _final_eval(tmp_path, "dqn", "mountaincar", "final_eval_episodes=20")
+    assert result["return_mean"] >= -120
