@@ -65,7 +65,7 @@ def test_a_threshold_of_the_users_or_the_presets(tmp_path):
 def test_a_mixed_group_is_refused_in_one_line(tmp_path):
     group = _group(tmp_path)
     config = json.loads((group / "seed-12" / "config.json").read_text())
-    config["agent"]["learning_rate"] = 1e-3
+    config["agent"]["learning_rate"] *= 2  # any value other than the group's
     (group / "seed-12" / "config.json").write_text(json.dumps(config))
     with pytest.raises(
         RlkitError, match=r"not seeds of one config: agent.learning_rate .*group/seed-11.*group/seed-12"
