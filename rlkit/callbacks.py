@@ -54,9 +54,9 @@ def _crossed(before: int, after: int, interval: int) -> bool:
     return after // interval > before // interval
 
 
-class Logging(Callback):
-    """Each finished episode's return and length, and every `interval` steps the agent's
-    schedules and latest training metrics with the speed (see rlkit.logger for the names)."""
+class EveryInterval(Callback):
+    """A callback that acts when the step count crosses a multiple of `interval`: `due(run)`,
+    asked once per vector step, says whether this step crossed one."""
 
     def __init__(self, interval: int):
         self.interval = interval
@@ -65,49 +65,42 @@ class Logging(Callback):
     def on_training_start(self, run: Run) -> None:
         self.last_step = run.step
 
-    def on_step(self, run: Run, transition: Transition) -> None:
-        if _crossed(self.last_step, run.step, self.interval):
-            run.logger.progress({**run.agent.schedule_values(run.step), **run.metrics}, run.step)
+    def due(self, run: Run) -> bool:
+        crossed = _crossed(self.last_step, run.step, self.interval)
         self.last_step = run.step
+        return crossed
+
+
+class Logging(EveryInterval):
+    """Each finished episode's return and length, and every `interval` steps the agent's
+    schedules and latest training metrics with the speed (see rlkit.logger for the names)."""
+
+    def on_step(self, run: Run, transition: Transition) -> None:
+        if self.due(run):
+            run.logger.progress({**run.agent.schedule_values(run.step), **run.metrics}, run.step)
 
     def on_episode(self, run: Run, episode_return: float, length: int) -> None:
         run.logger.episode(episode_return, length, run.episodes, run.step)
 
 
-class PeriodicEvaluation(Callback):
-    """A greedy evaluation of `episodes` episodes every `interval` steps (none at total_steps:
-    the final evaluation is there); it is logged, kept in the run's evaluations, saves the best
-    checkpoint when it is the best so far, and is handed to every callback's on_evaluation."""
-
-    def __init__(self, interval: int):
-        self.interval = interval
-        self.last_step = 0
-
-    def on_training_start(self, run: Run) -> None:
-        self.last_step = run.step
+class PeriodicEvaluation(EveryInterval):
+    """A greedy evaluation of train.eval_episodes episodes every `interval` steps (none at
+    total_steps: the final evaluation is there); it is logged, kept in the run's evaluations,
+    saves the best checkpoint when it is the best so far, and is handed to every callback's
+    on_evaluation."""
 
     def on_step(self, run: Run, transition: Transition) -> bool:
-        crossed = _crossed(self.last_step, run.step, self.interval)
-        self.last_step = run.step
-        if crossed and run.step < run.config.train.total_steps:
+        if self.due(run) and run.step < run.config.train.total_steps:
             return run.periodic_evaluation()
         return True
 
 
-class Checkpointing(Callback):
+class Checkpointing(EveryInterval):
     """A checkpoint every `interval` steps (the loop always writes one at the end)."""
 
-    def __init__(self, interval: int):
-        self.interval = interval
-        self.last_step = 0
-
-    def on_training_start(self, run: Run) -> None:
-        self.last_step = run.step
-
     def on_step(self, run: Run, transition: Transition) -> None:
-        if _crossed(self.last_step, run.step, self.interval):
+        if self.due(run):
             run.save_checkpoint("step")
-        self.last_step = run.step
 
 
 class StopAtReturn(Callback):
