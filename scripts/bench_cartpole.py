@@ -98,8 +98,22 @@ def greedy_return(model, episodes: int, seed: int) -> float:
     return float(np.mean(returns))
 
 
-def run_sb3(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> dict[str, Any]:
+def zoo_model(seed: int):
+    """SB3's DQN on CartPole-v1 with the zoo's set, on the CPU."""
     from stable_baselines3 import DQN
+
+    return DQN(
+        "MlpPolicy",
+        gym.make("CartPole-v1"),
+        policy_kwargs={"net_arch": NET_ARCH},
+        seed=seed,
+        device="cpu",
+        max_grad_norm=10,
+        **ZOO,
+    )
+
+
+def run_sb3(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
 
     class GreedyEvaluation(BaseCallback):
@@ -125,15 +139,7 @@ def run_sb3(seed: int, steps: int, eval_interval: int, eval_episodes: int) -> di
                 )
             return True
 
-    model = DQN(
-        "MlpPolicy",
-        gym.make("CartPole-v1"),
-        policy_kwargs={"net_arch": NET_ARCH},
-        seed=seed,
-        device="cpu",
-        max_grad_norm=10,
-        **ZOO,
-    )
+    model = zoo_model(seed)
     callback = GreedyEvaluation()
     model.learn(steps, callback=callback)
     train_seconds = time.perf_counter() - callback.start - callback.eval_seconds

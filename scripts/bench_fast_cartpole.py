@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import torch
-from bench_cartpole import NET_ARCH, SOLVED, ZOO, first_solved, greedy_return, median
+from bench_cartpole import SOLVED, first_solved, greedy_return, median, zoo_model
 
 from rlkit.config import build_config
 from rlkit.trainer import Run, new_run_dir
@@ -54,7 +53,6 @@ def run_rlkit(seed: int, preset: str) -> dict[str, Any]:
 
 
 def run_sb3(seed: int) -> dict[str, Any]:
-    from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
 
     class StopWhenSolved(BaseCallback):
@@ -77,15 +75,7 @@ def run_sb3(seed: int) -> dict[str, Any]:
             return value < SOLVED
 
     started = time.perf_counter()
-    model = DQN(
-        "MlpPolicy",
-        gym.make("CartPole-v1"),
-        policy_kwargs={"net_arch": NET_ARCH},
-        seed=seed,
-        device="cpu",
-        max_grad_norm=10,
-        **ZOO,
-    )
+    model = zoo_model(seed)
     callback = StopWhenSolved(started)
     model.learn(STEPS, callback=callback)
     seconds, steps = first_solved(callback.evaluations)
