@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from rlkit import checkpoint
-from rlkit.agents import Agent, create_agent
+from rlkit.agents import Agent
 from rlkit.callbacks import Callback
-from rlkit.config import RunConfig, build_config, config_from_dict
+from rlkit.config import RunConfig, build_config
 from rlkit.envs import USER_ENV_PREFIX, USER_ENVS, EnvConfig, describe, make_vector_env
 from rlkit.errors import RlkitError
-from rlkit.evaluation import play_episodes
+from rlkit.evaluation import load_agent, play_episodes
 
 EnvSpec = str | Callable[[], gym.Env] | gym.Env
 
@@ -164,17 +164,7 @@ def train(
 def load(path: str | Path, best: bool = False, device: str = "cpu") -> Policy:
     """The policy of a checkpoint folder, or of a run folder's latest checkpoint (its best with
     best=True). Needs no env: the checkpoint records the observations and actions."""
-    folder = checkpoint.find(Path(path), best=best)
-    tensors, meta, _ = checkpoint.load(folder)
-    config = config_from_dict(meta.get("config", {}))
-    env_info = meta.get("env_info")
-    if not isinstance(env_info, dict) or not isinstance(meta.get("agent"), dict):
-        raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: malformed (no env_info or agent state)")
-    try:
-        agent = create_agent(config, env_info, device)
-        agent.load_state(tensors, meta["agent"])
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
-        raise checkpoint.CheckpointError(f"{folder}: malformed ({type(error).__name__}: {error})") from None
+    agent, config, env_info, meta = load_agent(checkpoint.find(Path(path), best=best), device)
     return Policy(agent, config, env_info, meta.get("step"))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from rlkit import checkpoint
 from rlkit.agents import Agent, create_agent
-from rlkit.config import config_from_dict
+from rlkit.config import RunConfig, config_from_dict
 from rlkit.envs import EnvConfig, is_grid, make_env, make_vector_env
 from rlkit.errors import RlkitError
 from rlkit.minatar import grid_rgb
@@ -82,6 +82,22 @@ def evaluation_seeds(seed: int, step: int | None = None) -> np.random.SeedSequen
     return sequence(seed, Stream.EVALUATION, step)
 
 
+def load_agent(folder: Path, device: str = "cpu") -> tuple[Agent, RunConfig, dict[str, Any], dict[str, Any]]:
+    """The agent a checkpoint folder holds, rebuilt from its own config and env description
+    (no env is made), with that config, env description and the checkpoint's metadata."""
+    tensors, meta, _ = checkpoint.load(folder)
+    config = config_from_dict(meta.get("config", {}))
+    env_info = meta.get("env_info")
+    if not isinstance(env_info, dict) or not isinstance(meta.get("agent"), dict):
+        raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: malformed (no env_info or agent state)")
+    try:
+        agent = create_agent(config, env_info, device)
+        agent.load_state(tensors, meta["agent"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
+        raise checkpoint.CheckpointError(f"{folder}: malformed ({type(error).__name__}: {error})") from None
+    return agent, config, env_info, meta
+
+
 def evaluate_checkpoint(
     path: Path,
     episodes: int | None = None,
@@ -96,11 +112,7 @@ def evaluate_checkpoint(
     from the run's config (its seed, final_eval_episodes, eval_epsilon, eval_num_envs), so a
     run's final checkpoint evaluated with no options plays exactly the episodes of its eval.json."""
     folder = checkpoint.find(Path(path), best=best)
-    tensors, meta, _ = checkpoint.load(folder)
-    config = config_from_dict(meta.get("config", {}))
-    env_info = meta.get("env_info")
-    if not isinstance(env_info, dict) or not isinstance(meta.get("agent"), dict):
-        raise checkpoint.CheckpointError(f"{folder / checkpoint.META}: malformed (no env_info or agent state)")
+    agent, config, env_info, meta = load_agent(folder)
     train = config.train
     episodes = train.final_eval_episodes if episodes is None else episodes
     seed = train.seed if seed is None else seed
@@ -119,11 +131,6 @@ def evaluate_checkpoint(
     )
     try:
         _check_fits(folder, env_info, envs)
-        try:
-            agent = create_agent(config, env_info)
-            agent.load_state(tensors, meta["agent"])
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
-            raise checkpoint.CheckpointError(f"{folder}: malformed ({type(error).__name__}: {error})") from None
         result = play_episodes(agent, envs, episodes, epsilon, evaluation_seeds(seed))
     finally:
         envs.close()
