@@ -252,11 +252,12 @@ class DQNAgent:
         next_observations = self._normalized(batch.next_observations)
         with torch.no_grad():
             next_q_target = self.target_network(next_observations)
-        if c.double_q:  # one forward pass of the online network over s and s'
-            both = self.q_network(torch.cat([observations, next_observations]))
-            all_q_values, next_q_online = both[: len(both) // 2], both[len(both) // 2 :].detach()
-        else:
-            all_q_values, next_q_online = self.q_network(observations), None
+        all_q_values = self.q_network(observations)
+        next_q_online = None
+        if c.double_q:  # Q_online(s') outside the graph: a pass over s and s' together would make
+            # the backward pass run over both halves (30% more time per update on a CPU)
+            with torch.no_grad():
+                next_q_online = self.q_network(next_observations)
         targets = td_target(batch.rewards, batch.terminated, next_q_target, batch.discounts, next_q_online)
         q_values = all_q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         losses = F.smooth_l1_loss(q_values, targets, reduction="none")
