@@ -1,7 +1,7 @@
 """rlkit: value-based reinforcement learning (tabular Q-learning and DQN).
 
 The public API (see rlkit.api): train, load, evaluate, Policy, TrainResult, and the callbacks
-Callback and StopAtReturn (see rlkit.callbacks). They are imported on first use, so that
+Callback and StopAtReturn (see rlkit.run.callbacks). They are imported on first use, so that
 `import rlkit` and the command line's `--version` stay fast."""
 
 __version__ = "0.1.0"
@@ -12,8 +12,8 @@ _EXPORTS = {
     "evaluate": "rlkit.api",
     "Policy": "rlkit.api",
     "TrainResult": "rlkit.api",
-    "Callback": "rlkit.callbacks",
-    "StopAtReturn": "rlkit.callbacks",
+    "Callback": "rlkit.run.callbacks",
+    "StopAtReturn": "rlkit.run.callbacks",
 }
 __all__ = ["__version__", *_EXPORTS]
 

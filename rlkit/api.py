@@ -22,13 +22,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlkit import checkpoint
 from rlkit.agents import Agent
-from rlkit.callbacks import Callback
 from rlkit.config import RunConfig, build_config
 from rlkit.envs import USER_ENV_PREFIX, USER_ENVS, EnvConfig, describe, make_vector_env
 from rlkit.errors import RlkitError
-from rlkit.evaluation import load_agent, play_episodes
+from rlkit.run import checkpoint
+from rlkit.run.callbacks import Callback
+from rlkit.run.evaluation import load_agent, play_episodes
 
 EnvSpec = str | Callable[[], gym.Env] | gym.Env
 
@@ -143,7 +143,7 @@ def train(
     instance (the one training env; evaluation plays deep copies of it). overrides: config keys
     and values, e.g. {"learning_rate": 1e-3, "env.num_envs": 4}. callbacks: rlkit.Callback
     objects; one returning False ends the run cleanly (final evaluation, eval.json)."""
-    from rlkit.trainer import Run, new_run_dir
+    from rlkit.run.trainer import Run, new_run_dir
 
     if isinstance(env, gym.Env) or (callable(env) and not isinstance(env, str)):
         env_id = _user_env(env)

@@ -203,8 +203,8 @@ def _list() -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rlkit import trainer
     from rlkit.config import build_config, key_help
+    from rlkit.run import trainer
 
     if args.help_keys:
         print(key_help())
@@ -214,7 +214,7 @@ def _train(args: argparse.Namespace) -> int:
         raise RlkitError(f"{flag} goes with --resume RUN_DIR --steps N (a resume that changes the total steps)")
     agent, env = args.agent or DEFAULT_AGENT, args.env or DEFAULT_ENV
     if args.seeds is not None:
-        from rlkit.seeds import parse_seeds, train_seeds
+        from rlkit.run.launch import parse_seeds, train_seeds
 
         if args.seed is not None or args.resume is not None:
             raise RlkitError("--seeds runs a new group of runs; it does not go with --seed or --resume")
@@ -225,7 +225,7 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     if args.workers is not None and args.resume is None:
         raise RlkitError("--workers goes with --seeds (or --resume of a group folder)")
-    from rlkit.seeds import is_group, resume_group
+    from rlkit.run.launch import is_group, resume_group
 
     if args.resume is not None and is_group(args.resume):
         if args.agent or args.env or args.seed is not None or args.set or args.steps is not None:
@@ -257,7 +257,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _print_group(summary: dict) -> None:
-    from rlkit.study import table
+    from rlkit.run.study import table
 
     for run in summary["runs"]:
         print(f"seed {run['seed']}: return {run['return_mean']:.2f} ± {run['return_std']:.2f}  ({run['run']})")
@@ -269,7 +269,7 @@ def _print_group(summary: dict) -> None:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from rlkit.study import study, table
+    from rlkit.run.study import study, table
 
     _new_file("--json", args.json, args.force)
     summary = study(args.paths, args.solved_return)
@@ -280,7 +280,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from rlkit.evaluation import evaluate_checkpoint
+    from rlkit.run.evaluation import evaluate_checkpoint
 
     if args.epsilon is not None and not 0.0 <= args.epsilon <= 1.0:
         raise RlkitError(f"--epsilon {args.epsilon} is out of range; valid: 0 to 1")
@@ -299,8 +299,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rlkit` console script."""
-    from rlkit.seeds import GroupFailed, GroupInterrupted
-    from rlkit.trainer import Interrupted
+    from rlkit.run.launch import GroupFailed, GroupInterrupted
+    from rlkit.run.trainer import Interrupted
 
     try:
         parser = build_parser()

@@ -31,8 +31,8 @@ import numpy as np
 from rlkit.config import build_config
 from rlkit.errors import RlkitError
 from rlkit.plot import bootstrap_interval, draw, find_runs, iqm, read_curve
-from rlkit.seeds import parse_seeds
-from rlkit.trainer import Run
+from rlkit.run.launch import parse_seeds
+from rlkit.run.trainer import Run
 
 SWITCHES = {
     "double_q": ["double_q=true"],

@@ -20,11 +20,11 @@ import time
 import numpy as np
 import torch
 
+from rlkit.agents.dqn import DQNAgent
 from rlkit.config import build_config
-from rlkit.dqn import DQNAgent
 from rlkit.envs import describe, make_vector_env
-from rlkit.frame_replay import FrameReplay
-from rlkit.trainer import Run, new_run_dir, resolve_device
+from rlkit.replay.frames import FrameReplay
+from rlkit.run.trainer import Run, new_run_dir, resolve_device
 
 
 def env_ceiling(config, num_envs: int, steps: int) -> float:

@@ -25,9 +25,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlkit.agents.dqn import DQNAgent
 from rlkit.config import build_config
-from rlkit.dqn import DQNAgent
-from rlkit.trainer import Run, new_run_dir
+from rlkit.run.trainer import Run, new_run_dir
 
 # rl-baselines3-zoo hyperparams/dqn.yml, CartPole-v1
 ZOO = {

@@ -29,7 +29,7 @@ import torch
 from bench_cartpole import SOLVED, first_solved, greedy_return, median, zoo_model
 
 from rlkit.config import build_config
-from rlkit.trainer import Run, new_run_dir
+from rlkit.run.trainer import Run, new_run_dir
 
 INTERVAL, EPISODES, STEPS = 2_500, 20, 50_000
 

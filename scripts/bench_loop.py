@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlkit import trainer
 from rlkit.config import build_config
 from rlkit.envs import make_vector_env
+from rlkit.run import trainer
 
 
 class DoNothingAgent:

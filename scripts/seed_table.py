@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from rlkit.errors import RlkitError
-from rlkit.study import study
+from rlkit.run.study import study
 
 HEADER = (
     "| env | agent | steps | solved (final ≥ goal) | median | IQM [95% CI] | worst (seed) | "

@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
-from rlkit.ale_vector import ale_game
 from rlkit.envs import EnvConfig, make_vector_env
-from rlkit.frame_replay import FrameReplay
-from rlkit.replay import ReplayBuffer
+from rlkit.envs.ale_vector import ale_game
+from rlkit.replay.buffer import ReplayBuffer
+from rlkit.replay.frames import FrameReplay
 
 
 def test_rom_names():

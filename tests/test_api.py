@@ -11,7 +11,7 @@ import pytest
 
 import rlkit
 from rlkit.errors import RlkitError
-from rlkit.trainer import resume
+from rlkit.run.trainer import resume
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 QUICK = {"eval_interval": 0, "final_eval_episodes": 5}

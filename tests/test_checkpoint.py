@@ -12,10 +12,10 @@ import pytest
 from safetensors.numpy import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rlkit import checkpoint
-from rlkit.checkpoint import CheckpointError
 from rlkit.config import build_config
-from rlkit.trainer import Run, new_run_dir
+from rlkit.run import checkpoint
+from rlkit.run.checkpoint import CheckpointError
+from rlkit.run.trainer import Run, new_run_dir
 
 TESTS = Path(__file__).parent
 NOISE = "noise_env:Noise-v0"

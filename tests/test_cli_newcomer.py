@@ -14,7 +14,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import rlkit
-from rlkit import checkpoint
+from rlkit.run import checkpoint
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 QUICK = ["--set", "eval_interval=100", "--set", "eval_episodes=2", "--set", "final_eval_episodes=2", "--no-progress"]
@@ -161,7 +161,7 @@ def test_more_steps_need_no_flag_when_no_schedule_changes(cli, tmp_path):
 
 def test_an_unfinished_run_resumes_without_a_flag(cli, tmp_path):
     from rlkit.config import build_config
-    from rlkit.trainer import Run, new_run_dir
+    from rlkit.run.trainer import Run, new_run_dir
 
     config = build_config("qlearning", "taxi", 200, 0, ["lr_schedule=linear", "eval_interval=100"])
     run = new_run_dir(config, tmp_path / "runs")

@@ -14,11 +14,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import metadata
 
+from rlkit.agents.images import VIRIDIS, colour_range, colours, heatmap, policy_map
 from rlkit.board import start_board
 from rlkit.cli import main
 from rlkit.config import build_config
-from rlkit.images import VIRIDIS, colour_range, colours, heatmap, policy_map
-from rlkit.logger import Logger, run_hyperparameters
+from rlkit.run.logger import Logger, run_hyperparameters
 
 HEADLINE = ["Agent", "Env", "Learning rate", "Seed", "Steps"]
 COMMON = {

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from rlkit.agents.dqn import DQNAgent, polyak_update, td_target
+from rlkit.agents.networks import NatureCNN, build_q_network
 from rlkit.config import DQNConfig
-from rlkit.dqn import DQNAgent, polyak_update, td_target
-from rlkit.networks import NatureCNN, build_q_network
-from rlkit.replay import ReplayBuffer
-from rlkit.transition import Transition
+from rlkit.replay.buffer import ReplayBuffer
+from rlkit.replay.transition import Transition
 
 VECTOR_INFO = {
     "kind": "vector",

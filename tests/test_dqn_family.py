@@ -7,15 +7,15 @@ import pytest
 import torch
 from torch.func import functional_call
 
+from rlkit.agents.dqn import DQNAgent, make_optimizer
+from rlkit.agents.exploration import boltzmann, boltzmann_probabilities
+from rlkit.agents.networks import DuelingQNetwork, QNetwork, build_q_network
+from rlkit.agents.normalization import RunningNormalizer
+from rlkit.agents.qlearning import QLearningAgent
 from rlkit.config import DQNConfig, QLearningConfig, build_config
-from rlkit.dqn import DQNAgent, make_optimizer
-from rlkit.exploration import boltzmann, boltzmann_probabilities
-from rlkit.networks import DuelingQNetwork, QNetwork, build_q_network
-from rlkit.normalization import RunningNormalizer
-from rlkit.qlearning import QLearningAgent
-from rlkit.replay import Batch, ReplayBuffer, n_step_windows
-from rlkit.sampling import PrioritizedSampler, SumTree
-from rlkit.transition import Transition
+from rlkit.replay.buffer import Batch, ReplayBuffer, n_step_windows
+from rlkit.replay.sampling import PrioritizedSampler, SumTree
+from rlkit.replay.transition import Transition
 
 VECTOR_INFO = {
     "kind": "vector",

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from rlkit.networks import DuelingQNetwork, build_q_network
+from rlkit.agents.networks import DuelingQNetwork, build_q_network
 
 FRAMES = [4, 84, 84]
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from rlkit.envs import EnvConfig, make_vector_env
-from rlkit.frame_replay import FrameReplay
-from rlkit.replay import Prioritization, ReplayBuffer
+from rlkit.replay.buffer import Prioritization, ReplayBuffer
+from rlkit.replay.frames import FrameReplay
 
 
 def _rollout(num_envs: int, steps: int, seed: int = 0):

@@ -7,7 +7,7 @@ preset's spread over seeds; these tests guard that a preset still learns."""
 import pytest
 
 from rlkit.config import build_config
-from rlkit.trainer import train
+from rlkit.run.trainer import train
 
 pytestmark = pytest.mark.slow
 

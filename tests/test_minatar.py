@@ -13,15 +13,15 @@ from gymnasium.utils.env_checker import check_env
 
 pytest.importorskip("minatar", reason="MinAtar tests need the minatar package: pip install 'rlkit[minatar]'")
 
+from rlkit.agents.dqn import DQNAgent  # noqa: E402
+from rlkit.agents.networks import MinAtarCNN, build_q_network  # noqa: E402
 from rlkit.config import build_config  # noqa: E402
-from rlkit.dqn import DQNAgent  # noqa: E402
 from rlkit.envs import EnvConfig, check_env_id, describe, make_env, make_vector_env  # noqa: E402
+from rlkit.envs.minatar import PALETTE, MinAtarEnv, grid_rgb  # noqa: E402
 from rlkit.errors import RlkitError  # noqa: E402
-from rlkit.evaluation import play_episodes  # noqa: E402
-from rlkit.frame_replay import FrameReplay  # noqa: E402
-from rlkit.minatar import PALETTE, MinAtarEnv, grid_rgb  # noqa: E402
-from rlkit.networks import MinAtarCNN, build_q_network  # noqa: E402
-from rlkit.replay import ReplayBuffer  # noqa: E402
+from rlkit.replay.buffer import ReplayBuffer  # noqa: E402
+from rlkit.replay.frames import FrameReplay  # noqa: E402
+from rlkit.run.evaluation import play_episodes  # noqa: E402
 
 # game → (channels, size of the minimal action set)
 GAMES = {"Asterix": (4, 5), "Breakout": (4, 3), "Freeway": (7, 3), "Seaquest": (10, 6), "SpaceInvaders": (6, 4)}
@@ -257,7 +257,7 @@ def test_packed_grids_give_the_batches_of_a_plain_buffer(game, capacity, n_steps
         plain.add(*transition)
         packed.add(*transition)
     assert packed.size == plain.size == capacity  # the last case wrapped around
-    # with short episodes the frames of the oldest transitions go first (see rlkit.frame_replay)
+    # with short episodes the frames of the oldest transitions go first (see rlkit.replay.frames)
     indices = np.flatnonzero(~packed.invalid)
     assert len(indices) == len(packed) >= 0.9 * capacity
     expected, actual = plain.batch(indices), packed.batch(indices)
@@ -401,7 +401,7 @@ class _RandomAgent:
 def test_recorded_evaluation_frames_are_colour_pictures_and_make_a_gif(tmp_path):
     from PIL import Image
 
-    from rlkit.logger import Logger
+    from rlkit.run.logger import Logger
 
     envs = make_vector_env(_config("Breakout"), 1, training=False)
     result = play_episodes(_RandomAgent(), envs, 1, 0.0, np.random.SeedSequence(0), record=True)

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from rlkit.agents.qlearning import QLearningAgent, greedy, q_learning_update
 from rlkit.config import QLearningConfig
 from rlkit.errors import RlkitError
-from rlkit.qlearning import QLearningAgent, greedy, q_learning_update
-from rlkit.transition import Transition
+from rlkit.replay.transition import Transition
 
 INFO = {"kind": "discrete", "observation_shape": [], "observation_dtype": "int64", "num_states": 2, "num_actions": 2}
 

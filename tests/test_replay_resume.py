@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from rlkit.agents.dqn import DQNAgent
 from rlkit.config import DQNConfig, build_config
-from rlkit.dqn import DQNAgent
-from rlkit.frame_replay import FrameReplay
-from rlkit.replay import Prioritization, ReplayBuffer, n_step_windows
-from rlkit.trainer import Run, new_run_dir
+from rlkit.replay.buffer import Prioritization, ReplayBuffer, n_step_windows
+from rlkit.replay.frames import FrameReplay
+from rlkit.run.trainer import Run, new_run_dir
 
 PRIORITIZED = [None, Prioritization(0.6, 1e-6)]
 
@@ -90,7 +90,7 @@ def test_a_resume_in_the_middle_of_episodes_cuts_every_env_once(tmp_path):
     folder = new_run_dir(config, tmp_path)
     assert Run(config, progress=False).train(folder, until=150) is None
     run = Run(config, progress=False)
-    from rlkit import checkpoint
+    from rlkit.run import checkpoint
 
     run.restore(checkpoint.find(folder))
     replay = run.agent.replay

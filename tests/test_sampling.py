@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from rlkit.agents.dqn import DQNAgent
 from rlkit.config import DQNConfig
-from rlkit.dqn import DQNAgent
-from rlkit.replay import Prioritization, ReplayBuffer
-from rlkit.sampling import MinTree, PrioritizedSampler
+from rlkit.replay.buffer import Prioritization, ReplayBuffer
+from rlkit.replay.sampling import MinTree, PrioritizedSampler
 
 
 def test_min_tree_tracks_the_smallest_leaf():

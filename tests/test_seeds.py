@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from rlkit import checkpoint
 from rlkit.errors import RlkitError
-from rlkit.seeds import parse_seeds
+from rlkit.run import checkpoint
+from rlkit.run.launch import parse_seeds
 
 SHORT = [
     "--agent",

@@ -9,11 +9,11 @@ import pytest
 import recording_env
 from safetensors.numpy import load_file
 
-from rlkit import checkpoint
 from rlkit.config import build_config
-from rlkit.evaluation import evaluate_checkpoint
+from rlkit.run import checkpoint
+from rlkit.run.evaluation import evaluate_checkpoint
+from rlkit.run.trainer import Run, new_run_dir
 from rlkit.streams import torch_seed
-from rlkit.trainer import Run, new_run_dir
 
 ENV = "recording_env:RecordingCartPole-v0"
 SETTINGS = [

@@ -7,7 +7,7 @@ import pytest
 
 from rlkit.config import build_config
 from rlkit.errors import RlkitError
-from rlkit.study import study, threshold
+from rlkit.run.study import study, threshold
 
 # final greedy returns of 8 seeds, and (step, training seconds, return) of each run's evaluations
 FINALS = [500.0, 480.0, 91.0, 500.0, 281.0, 500.0, 54.0, 476.0]

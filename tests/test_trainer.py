@@ -5,7 +5,7 @@ import numpy as np
 from safetensors.numpy import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rlkit.callbacks import _crossed
+from rlkit.run.callbacks import _crossed
 
 
 def _only_run(root: Path) -> Path:
@@ -175,7 +175,7 @@ def test_ctrl_c_during_an_update_round_stops_at_the_step_boundary(tmp_path, monk
     import pytest
 
     from rlkit.config import build_config
-    from rlkit.trainer import Interrupted, Run, new_run_dir
+    from rlkit.run.trainer import Interrupted, Run, new_run_dir
 
     config = build_config(
         "dqn",

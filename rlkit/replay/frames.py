@@ -19,7 +19,7 @@ episodes of L steps the buffer holds about min(1, (1 + 1/32) · L / (L + 1)) of 
 all of it from L = 32, half of it for one-step episodes.
 
 Transitions of env e lie `num_envs` places apart (every `add` stores one per env), so n-step
-returns are summed along them when sampling, as in rlkit.replay; the observation is rebuilt at
+returns are summed along them when sampling, as in rlkit.replay.buffer; the observation is rebuilt at
 the window's first frame and the next observation at its last. Priorities, when prioritized
 replay is on, are the only storage added: one float64 leaf (and its tree node) per transition.
 
@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rlkit.replay import Batch, Prioritization, assemble_batch, end_newest_episodes, make_sampler
+from rlkit.replay.buffer import Batch, Prioritization, assemble_batch, end_newest_episodes, make_sampler
 
 
 class FrameReplay:
@@ -251,7 +251,7 @@ class FrameReplay:
         )
 
     def end_episodes(self) -> None:
-        """As rlkit.replay.end_newest_episodes; the next stacks also start afresh."""
+        """As rlkit.replay.buffer.end_newest_episodes; the next stacks also start afresh."""
         end_newest_episodes(self)
         self.current[:] = -1
 

@@ -19,16 +19,16 @@ import numpy as np
 import torch
 
 import rlkit
-from rlkit import checkpoint
 from rlkit.agents import Agent, create_agent
-from rlkit.callbacks import Callback, Checkpointing, Logging, PeriodicEvaluation, StopAtReturn, overrides
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.envs import describe, make_vector_env
 from rlkit.errors import RlkitError
-from rlkit.evaluation import evaluation_seeds, play_episodes
-from rlkit.logger import Logger
+from rlkit.replay.transition import Transition
+from rlkit.run import checkpoint
+from rlkit.run.callbacks import Callback, Checkpointing, Logging, PeriodicEvaluation, StopAtReturn, overrides
+from rlkit.run.evaluation import evaluation_seeds, play_episodes
+from rlkit.run.logger import Logger
 from rlkit.streams import Stream, env_seeds, global_seed, sequence, torch_seed
-from rlkit.transition import Transition
 
 
 class Interrupted(Exception):

@@ -10,12 +10,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlkit import checkpoint
 from rlkit.agents import Agent, create_agent
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.envs import EnvConfig, is_grid, make_env, make_vector_env
+from rlkit.envs.minatar import grid_rgb
 from rlkit.errors import RlkitError
-from rlkit.minatar import grid_rgb
+from rlkit.run import checkpoint
 from rlkit.streams import Stream, child, env_seeds, sequence
 
 
@@ -33,7 +33,7 @@ def play_episodes(
     so an evaluation is a function of its seed sequence and the agent.
     With `record`, also a picture of each observation of the first env's first episode as
     `frames`: the newest frame of a pixel stack, what the agent sees (T × H × W uint8), or a grid
-    in colour, one per channel (T × H·16 × W·16 × 3 uint8, see rlkit.minatar.grid_rgb)."""
+    in colour, one per channel (T × H·16 × W·16 × 3 uint8, see rlkit.envs.minatar.grid_rgb)."""
     picture = _recorded_picture(envs.single_observation_space)
     count = envs.num_envs
     wanted = np.array([(episodes + i) // count for i in range(count)])

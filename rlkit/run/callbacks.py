@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rlkit.trainer import Run
-    from rlkit.transition import Transition
+    from rlkit.replay.transition import Transition
+    from rlkit.run.trainer import Run
 
 
 class Callback:
@@ -73,7 +73,7 @@ class EveryInterval(Callback):
 
 class Logging(EveryInterval):
     """Each finished episode's return and length, and every `interval` steps the agent's
-    schedules and latest training metrics with the speed (see rlkit.logger for the names)."""
+    schedules and latest training metrics with the speed (see rlkit.run.logger for the names)."""
 
     def on_step(self, run: Run, transition: Transition) -> None:
         if self.due(run):

@@ -6,10 +6,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rlkit.agents.dqn import DQNAgent
+from rlkit.agents.qlearning import QLearningAgent
 from rlkit.config import RunConfig
-from rlkit.dqn import DQNAgent
-from rlkit.qlearning import QLearningAgent
-from rlkit.transition import Transition
+from rlkit.replay.transition import Transition
 
 
 class Agent(Protocol):

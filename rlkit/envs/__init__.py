@@ -18,8 +18,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from rlkit.envs.minatar import MinAtarEnv, game_of, is_minatar
 from rlkit.errors import RlkitError
-from rlkit.minatar import MinAtarEnv, game_of, is_minatar
 
 ObservationKind = Literal["vector", "pixel", "grid", "discrete"]
 
@@ -43,7 +43,7 @@ class EnvConfig:
     )
     make_kwargs: dict = _option(
         {},
-        "extra keyword arguments for gymnasium.make (MinAtar: for rlkit.minatar.MinAtarEnv, e.g. difficulty_ramping)",
+        "extra keyword arguments for gymnasium.make (MinAtar: for rlkit.envs.minatar.MinAtarEnv, e.g. difficulty_ramping)",
     )
     num_envs: int = _option(1, "environments stepped together during training", min=1)
     vectorization: Literal["sync", "async", "ale"] = _option(
@@ -99,7 +99,7 @@ USER_ENV_PREFIX = "rlkit-user/"
 def check_env_id(env_id: str) -> None:
     """Raise RlkitError naming close registered ids when `env_id` is not a gymnasium id.
     'module:Name-v0' imports `module` first, so that it can register its own envs. MinAtar ids
-    are rlkit's own (rlkit.minatar) and need no package to be checked."""
+    are rlkit's own (rlkit.envs.minatar) and need no package to be checked."""
     if env_id.startswith(USER_ENV_PREFIX):
         if env_id not in USER_ENVS:
             raise RlkitError(
@@ -345,7 +345,7 @@ def make_vector_env(
                 "env.make_kwargs do not reach ale-py's AtariVectorEnv; use vectorization sync or async with them"
             )
         _register_atari()
-        from rlkit.ale_vector import make_ale_vector_env
+        from rlkit.envs.ale_vector import make_ale_vector_env
 
         return make_ale_vector_env(config, num_envs, training)
     make = partial(make_env, config, training, render_mode)

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from rlkit import checkpoint
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.errors import RlkitError
-from rlkit.study import study
-from rlkit.trainer import Interrupted, Run, new_run_dir, resume
+from rlkit.run import checkpoint
+from rlkit.run.study import study
+from rlkit.run.trainer import Interrupted, Run, new_run_dir, resume
 
 GROUP_FILE = "group.json"
 STOP_TIMEOUT_S = 300  # how long a stopping group waits for its workers' checkpoints

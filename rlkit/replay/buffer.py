@@ -9,11 +9,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from rlkit.sampling import PrioritizedSampler, UniformSampler
+from rlkit.replay.sampling import PrioritizedSampler, UniformSampler
 
 
 class Prioritization(NamedTuple):
-    """Settings of proportional prioritized sampling (see rlkit.sampling.PrioritizedSampler)."""
+    """Settings of proportional prioritized sampling (see rlkit.replay.sampling.PrioritizedSampler)."""
 
     alpha: float
     eps: float

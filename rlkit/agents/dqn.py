@@ -14,16 +14,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rlkit.agents.exploration import boltzmann
+from rlkit.agents.networks import build_q_network
+from rlkit.agents.normalization import RunningNormalizer
 from rlkit.config import DQNConfig
 from rlkit.errors import RlkitError
-from rlkit.exploration import boltzmann
-from rlkit.frame_replay import FrameReplay
-from rlkit.networks import build_q_network
-from rlkit.normalization import RunningNormalizer
-from rlkit.replay import Batch, Prioritization, ReplayBuffer
+from rlkit.replay.buffer import Batch, Prioritization, ReplayBuffer
+from rlkit.replay.frames import FrameReplay
+from rlkit.replay.transition import Transition
 from rlkit.schedules import linear
 from rlkit.streams import Stream, generator, sequence, torch_seed
-from rlkit.transition import Transition
 
 
 def td_target(

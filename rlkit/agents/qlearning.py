@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from rlkit.agents.exploration import boltzmann
+from rlkit.agents.images import heatmap, policy_map
 from rlkit.config import QLearningConfig
 from rlkit.errors import RlkitError
-from rlkit.exploration import boltzmann
-from rlkit.images import heatmap, policy_map
+from rlkit.replay.transition import Transition
 from rlkit.streams import Stream, generator
-from rlkit.transition import Transition
 
 
 def q_learning_update(

@@ -1,0 +1,2 @@
+"""Replay memories: ReplayBuffer for vector observations, FrameReplay for pixels and grids, and
+their samplers."""
