@@ -62,10 +62,7 @@ class Policy:
     def q_values(self, observation: Any) -> np.ndarray:
         """Q(s, ·) for each observation: shape (actions,) for one, (N, actions) for a batch."""
         batch, single = self._batch(observation)
-        if hasattr(self.agent, "q_table"):
-            values = self.agent.q_table[batch]
-        else:
-            values = self.agent.q_values(batch).cpu().numpy()
+        values = self.agent.action_values(batch)
         return values[0] if single else values
 
     def __repr__(self) -> str:

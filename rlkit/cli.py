@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rlkit {rlkit.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    commands.add_parser("list", help="print every agent and env preset, one line each")
+    commands.add_parser("list", help="print every algorithm, agent preset and env preset, one line each")
 
     train = commands.add_parser(
         "train",
@@ -111,7 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --resume and --steps N: keep the schedules' horizon; past it they stay at their final values",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.add_argument("--help-keys", action="store_true", help="list every config key with its default and exit")
+    train.add_argument(
+        "--help-keys",
+        action="store_true",
+        help="list every config key with its help and exit: with --agent or --env, the values they resolve to "
+        "(--steps, --seed and --set included); without, the defaults",
+    )
+    train.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the whole resolved config (as config.json would hold it) and exit without training",
+    )
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint or a run's latest checkpoint")
     evaluate.add_argument("path", type=Path, help="checkpoint folder or run folder")
@@ -192,8 +202,12 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
+    from rlkit.agents import registry
     from rlkit.config import load_preset, preset_files
 
+    print("algorithms (algo = ... in an agent preset; family: the [tuned.<family>] table of env presets they take):")
+    for name, spec in registry().items():
+        print(f"  {name:<16} family {spec.family:<8} {spec.summary}")
     for kind in ("agents", "envs"):
         print(f"{kind}:")
         for name in preset_files(kind):
@@ -206,8 +220,15 @@ def _train(args: argparse.Namespace) -> int:
     from rlkit.config import build_config, key_help
     from rlkit.run import trainer
 
-    if args.help_keys:
-        print(key_help())
+    if args.help_keys or args.print_config:
+        if args.resume is not None or args.seeds is not None:
+            flag = "--help-keys" if args.help_keys else "--print-config"
+            raise RlkitError(f"{flag} resolves a new run's config; it does not go with --resume or --seeds")
+        if args.help_keys and args.agent is None and args.env is None:
+            print(key_help())
+            return 0
+        config = build_config(args.agent or DEFAULT_AGENT, args.env or DEFAULT_ENV, args.steps, args.seed, args.set)
+        print(key_help(config) if args.help_keys else json.dumps(config.to_dict(), indent=2))
         return 0
     if args.schedules is not None and (args.resume is None or args.steps is None):
         flag = f"--{args.schedules}-schedules"

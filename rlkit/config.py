@@ -22,175 +22,53 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from rlkit.envs import EnvConfig, _option, check_env_id, is_atari
+from rlkit.agents import agent_spec, registry
+from rlkit.agents.base import AgentConfig
+from rlkit.envs import EnvConfig, check_env_id, is_atari
 from rlkit.errors import RlkitError
-from rlkit.schedules import linear, scheduled_value
+from rlkit.options import option
 
 
 @dataclass
 class TrainConfig:
     """The training loop shared by all agents."""
 
-    total_steps: int = _option(100_000, "environment steps to train for (all envs together)", min=1)
-    schedule_steps: int = _option(
+    total_steps: int = option(100_000, "environment steps to train for (all envs together)", min=1)
+    schedule_steps: int = option(
         0,
         "horizon of the ε and learning-rate schedules; 0: total_steps (a resume with --steps N keeps it with "
         "--keep-schedules or sets it to N with --extend-schedules)",
         min=0,
     )
-    seed: int = _option(
+    seed: int = option(
         0, "seed of the run: every random stream (agent, replay, training and eval envs) is spawned from it", min=0
     )
-    eval_interval: int = _option(10_000, "greedy evaluation every this many steps; 0: only at the end", min=0)
-    eval_episodes: int = _option(10, "episodes per periodic evaluation", min=1)
-    final_eval_episodes: int = _option(20, "episodes of the final evaluation written to eval.json", min=1)
-    eval_epsilon: float = _option(0.0, "exploration rate while evaluating", min=0.0, max=1.0)
-    eval_video: bool = _option(
+    eval_interval: int = option(10_000, "greedy evaluation every this many steps; 0: only at the end", min=0)
+    eval_episodes: int = option(10, "episodes per periodic evaluation", min=1)
+    final_eval_episodes: int = option(20, "episodes of the final evaluation written to eval.json", min=1)
+    eval_epsilon: float = option(0.0, "exploration rate while evaluating", min=0.0, max=1.0)
+    eval_video: bool = option(
         False, "pixel and grid envs: the first evaluation episode as an animated GIF in TensorBoard's images"
     )
-    eval_num_envs: int = _option(1, "evaluation envs stepped together", min=1)
-    log_interval: int = _option(1_000, "training metrics logged every this many steps", min=1)
-    checkpoint_interval: int = _option(0, "checkpoint every this many steps; 0: only at the end", min=0)
-    keep_checkpoints: int = _option(2, "latest checkpoints kept (the best is kept besides)", min=1)
-    save_replay: bool = _option(False, "keep the replay buffer in checkpoints, for an exact resume")
-    device: str = _option("auto", "torch device: auto (cuda if available), cpu, cuda, cuda:1, ...")
-    torch_threads: int = _option(1, "torch CPU threads; 0 keeps torch's default", min=0)
-    solved_return: float | None = _option(
+    eval_num_envs: int = option(1, "evaluation envs stepped together", min=1)
+    log_interval: int = option(1_000, "training metrics logged every this many steps", min=1)
+    checkpoint_interval: int = option(0, "checkpoint every this many steps; 0: only at the end", min=0)
+    keep_checkpoints: int = option(2, "latest checkpoints kept (the best is kept besides)", min=1)
+    save_replay: bool = option(False, "keep the replay buffer in checkpoints, for an exact resume")
+    device: str = option("auto", "torch device: auto (cuda if available), cpu, cuda, cuda:1, ...")
+    torch_threads: int = option(1, "torch CPU threads; 0 keeps torch's default", min=0)
+    solved_return: float | None = option(
         None,
         "greedy evaluation return that counts as solving the task, for the summaries of seed groups; "
         "unset: the env's registered reward_threshold",
     )
-    stop_at_return: float | None = _option(
+    stop_at_return: float | None = option(
         None,
         "stop after the first periodic evaluation whose mean return reaches this (then the final "
         "evaluation runs; --resume trains on to total_steps); unset: train to total_steps",
     )
 
 
-@dataclass
-class AgentConfig:
-    """Hyperparameters every agent shares."""
-
-    gamma: float = _option(0.99, "discount factor", min=0.0, max=1.0)
-    learning_rate: float = _option(
-        1e-4, "step size (α for the Q-table, the optimizer's for DQN)", min=0.0, exclusive_min=True
-    )
-    lr_schedule: Literal["constant", "linear", "exponential"] = _option(
-        "constant",
-        "learning-rate schedule: constant, linear to learning_rate_final over "
-        "lr_decay_steps, or exponential learning_rate × lr_decay_rate^(step/lr_decay_steps)",
-    )
-    learning_rate_final: float = _option(0.0, "end (linear) or floor (exponential) of the learning rate", min=0.0)
-    lr_decay_steps: int = _option(0, "steps of the learning-rate decay; 0: total_steps", min=0)
-    lr_decay_rate: float = _option(0.5, "factor per lr_decay_steps of the exponential schedule", min=0.0, max=1.0)
-    exploration_fraction: float = _option(0.1, "fraction of total_steps over which ε decays", min=0.0, max=1.0)
-    exploration_start: int = _option(
-        0, "step at which the ε (and temperature) decay starts; before it they keep their initial value", min=0
-    )
-    exploration_initial_eps: float = _option(1.0, "ε at step 0", min=0.0, max=1.0)
-    exploration_final_eps: float = _option(0.05, "ε after the decay", min=0.0, max=1.0)
-    exploration: Literal["epsilon", "softmax"] = _option(
-        "epsilon",
-        "epsilon: a random action with probability ε, else the greedy one; softmax: actions drawn "
-        "with probability ∝ exp(Q / temperature) (Boltzmann)",
-    )
-    exploration_initial_temperature: float = _option(
-        1.0, "softmax temperature at step 0, in units of Q", min=0.0, exclusive_min=True
-    )
-    exploration_final_temperature: float = _option(
-        0.01, "softmax temperature after exploration_fraction × total_steps", min=0.0, exclusive_min=True
-    )
-
-    def epsilon_at(self, step: int, horizon: int) -> float:
-        """ε at `step`: linear from the initial to the final value over exploration_fraction × horizon
-        steps from exploration_start."""
-        duration = int(self.exploration_fraction * horizon)
-        elapsed = step - self.exploration_start
-        return linear(self.exploration_initial_eps, self.exploration_final_eps, duration, elapsed)
-
-    def temperature_at(self, step: int, horizon: int) -> float:
-        """Softmax temperature at `step`: linear over exploration_fraction × horizon from
-        exploration_start, like ε."""
-        duration = int(self.exploration_fraction * horizon)
-        elapsed = step - self.exploration_start
-        return linear(self.exploration_initial_temperature, self.exploration_final_temperature, duration, elapsed)
-
-    def exploration_metric(self, step: int, horizon: int) -> dict[str, float]:
-        """The exploration schedule's value under its metric name."""
-        if self.exploration == "softmax":
-            return {"train/temperature": self.temperature_at(step, horizon)}
-        return {"train/epsilon": self.epsilon_at(step, horizon)}
-
-    def learning_rate_at(self, step: int, horizon: int) -> float:
-        """The learning rate at `step` under lr_schedule (decaying over lr_decay_steps or the horizon)."""
-        return scheduled_value(
-            self.lr_schedule,
-            self.learning_rate,
-            self.learning_rate_final,
-            self.lr_decay_steps or horizon,
-            step,
-            self.lr_decay_rate,
-        )
-
-
-@dataclass
-class QLearningConfig(AgentConfig):
-    """Tabular Q-learning."""
-
-    initial_q: float = _option(0.0, "initial value of every Q-table entry")
-
-
-@dataclass
-class DQNConfig(AgentConfig):
-    """DQN with experience replay and a target network (Mnih et al. 2015)."""
-
-    buffer_size: int = _option(100_000, "replay capacity in transitions", min=1)
-    learning_starts: int = _option(1_000, "environment steps of random actions before learning", min=0)
-    batch_size: int = _option(32, "transitions per gradient step", min=1)
-    train_freq: int = _option(4, "environment steps between training rounds", min=1)
-    gradient_steps: int = _option(1, "gradient steps per training round", min=1)
-    target_update_interval: int = _option(1_000, "environment steps between target updates", min=1)
-    tau: float = _option(
-        1.0, "target update: 1 copies (hard), < 1 is Polyak averaging", min=0.0, max=1.0, exclusive_min=True
-    )
-    max_grad_norm: float = _option(10.0, "gradient-norm clip; 0: no clipping", min=0.0)
-    net_arch: list[int] = _option([64, 64], "hidden-layer sizes of the MLP (and after the CNN)", item_min=1)
-    encoder: Literal["auto", "mlp", "nature_cnn", "minatar_cnn"] = _option(
-        "auto", "auto: nature_cnn for pixel observations, minatar_cnn for MinAtar grids, mlp for vectors"
-    )
-    double_q: bool = _option(False, "Double DQN targets (van Hasselt et al. 2016)")
-    dueling: bool = _option(False, "dueling head: Q = V + A − mean(A) (Wang et al. 2016)")
-    n_steps: int = _option(1, "n-step returns: bootstrap after n rewards (cut at episode ends)", min=1, max=100)
-    prioritized_replay: bool = _option(False, "proportional prioritized replay (Schaul et al. 2016)")
-    per_alpha: float = _option(0.6, "priority exponent: P(i) ∝ (|δ_i| + per_eps)^α; 0 is uniform", min=0.0)
-    per_beta: float = _option(
-        0.4, "importance-weight exponent at step 0, annealed linearly to 1 at the end", min=0.0, max=1.0
-    )
-    per_eps: float = _option(1e-6, "added to |δ| so no transition gets priority 0", min=0.0, exclusive_min=True)
-    per_weights: Literal["batch", "buffer"] = _option(
-        "batch",
-        "importance weights divided by the largest of the batch (Dopamine) or of the whole buffer "
-        "(Schaul et al. 2016; a min-tree beside the sum-tree)",
-    )
-    optimizer: Literal["adam", "rmsprop", "sgd"] = _option("adam", "adam, rmsprop or sgd (with momentum)")
-    adam_eps: float = _option(1e-8, "Adam's epsilon", min=0.0, exclusive_min=True)
-    rmsprop_alpha: float = _option(0.99, "RMSprop's squared-gradient decay", min=0.0, max=1.0)
-    rmsprop_eps: float = _option(1e-8, "RMSprop's epsilon (added outside the square root)", min=0.0, exclusive_min=True)
-    rmsprop_centered: bool = _option(False, "RMSprop divides by the gradient's variance instead of its second moment")
-    sgd_momentum: float = _option(0.9, "SGD's momentum (0: plain SGD)", min=0.0, max=1.0)
-    init: Literal["default", "kaiming", "xavier", "orthogonal"] = _option(
-        "default",
-        "weight initialisation: default (PyTorch's), kaiming (He normal), xavier (Glorot uniform) or "
-        "orthogonal (gain √2, head gain 1); biases start at 0 except under default",
-    )
-    normalize_observations: bool = _option(
-        False, "vector observations: scale by a running mean and std (saved in checkpoints)"
-    )
-    compile: bool = _option(False, "compile the TD loss with torch.compile (eager if compilation is unavailable)")
-    replay_on_device: bool = _option(True, "keep the replay buffer on the learner's device (the GPU when there is one)")
-
-
-AGENT_CONFIGS: dict[str, type[AgentConfig]] = {"qlearning": QLearningConfig, "dqn": DQNConfig}
 SECTIONS = ("env", "train", "agent")
 
 
@@ -387,9 +265,10 @@ class _Sections:
         homes = [s for s in SECTIONS if s != section and name in self.fields[s]]
         if homes:
             return f": {name} is a key of {homes[0]}; write {homes[0]}.{name}"
-        others = [a for a, cls in AGENT_CONFIGS.items() if name in {f.name for f in dataclasses.fields(cls)}]
+        agents = registry()
+        others = [a for a, spec in agents.items() if name in {f.name for f in dataclasses.fields(spec.config_class)}]
         if others and section in (None, "agent"):
-            algo = next(a for a, cls in AGENT_CONFIGS.items() if type(self.objects["agent"]) is cls)
+            algo = next(a for a, spec in agents.items() if type(self.objects["agent"]) is spec.config_class)
             return (
                 f": {name} is a hyperparameter of {' and '.join(others)} agents, and this run's agent is {algo}; "
                 f"choose a {' or '.join(others)} preset with --agent (rlkit list), or see rlkit train --help-keys"
@@ -428,6 +307,67 @@ def _check_top_level(data: dict[str, Any], allowed: tuple[str, ...], origin: str
             )
 
 
+AGENT_PRESET_KEYS = ("description", "algo", "extends", "agent", "train", "env")
+ENV_PRESET_KEYS = ("description", "env", "train", "discretize", "tuned")
+DISCRETIZE_KEYS = ("bins", "low", "high")
+
+
+def _agent_chain(agent: str) -> list[tuple[str, dict[str, Any], bool]]:
+    """The agent preset and the presets it `extends`, the base first: (display name, TOML data,
+    whether the preset is specific). A built-in preset that extends nothing is generic (an
+    algorithm's defaults, which an env's tuning replaces); one that extends another, or any
+    preset file the user passes, is specific: its values win over the env's tuned tables."""
+    chain: list[tuple[str, dict[str, Any], bool]] = []
+    name = agent
+    while True:
+        display, data = load_preset("agents", name)
+        _check_top_level(data, AGENT_PRESET_KEYS, display)
+        if display in [entry[0] for entry in chain]:
+            names = " extends ".join([entry[0] for entry in reversed(chain)] + [display])
+            raise RlkitError(f"agent preset {agent}: extends makes a cycle ({names})")
+        parent = data.get("extends")
+        chain.append((display, data, parent is not None or _looks_like_path(name)))
+        if parent is None:
+            return chain[::-1]
+        if not isinstance(parent, str):
+            raise RlkitError(f"{display}: extends = {parent!r} is not valid; valid: an agent preset name or a path")
+        name = parent
+
+
+def _algo(chain: list[tuple[str, dict[str, Any], bool]]) -> str:
+    """The algorithm of a preset chain: the base's `algo`, which an extending preset may repeat
+    but not change."""
+    algo = None
+    for display, data, _ in chain:
+        declared = data.get("algo")
+        if declared is not None and algo is not None and declared != algo:
+            raise RlkitError(
+                f"{display}: algo = {declared!r}, but the preset it extends is {algo!r}; an extending preset keeps its algo"
+            )
+        algo = declared if declared is not None else algo
+    if algo is None:
+        raise RlkitError(f"{chain[-1][0]}: no algo; valid: {', '.join(registry())}")
+    try:
+        return agent_spec(algo).name
+    except RlkitError as error:
+        raise RlkitError(f"{chain[0][0]}: {error}") from None
+
+
+def _tuned_tables(env_name: str, env_data: dict[str, Any]) -> dict[str, Any]:
+    """An env preset's [tuned] table, its keys checked: one table per algorithm family, and
+    [tuned.preset.<agent preset>] tables."""
+    tuned = _table(env_data, "tuned", env_name)
+    families = sorted({spec.family for spec in registry().values()})
+    for key in tuned:
+        if key != "preset" and key not in families:
+            raise RlkitError(
+                f"{env_name}: [tuned.{key}] is not a family of agents{_suggest(key, families)}; valid: "
+                + ", ".join(f"[tuned.{family}]" for family in families)
+                + ", [tuned.preset.<agent preset>]"
+            )
+    return tuned
+
+
 def build_config(
     agent: str,
     env: str,
@@ -437,24 +377,39 @@ def build_config(
     values: typing.Mapping[str, Any] | None = None,
 ) -> RunConfig:
     """Resolve presets and overrides into a validated RunConfig: `overrides` as `--set` takes
-    them ("key=value" text), `values` as Python values ({"learning_rate": 1e-3}), applied last."""
-    agent_name, agent_data = load_preset("agents", agent)
-    _check_top_level(agent_data, ("description", "algo", "agent", "train", "env"), agent_name)
-    algo = agent_data.get("algo")
-    if algo not in AGENT_CONFIGS:
-        raise RlkitError(f"{agent_name}: algo = {algo!r} is not valid; valid: {', '.join(AGENT_CONFIGS)}")
-    sections = _Sections(AGENT_CONFIGS[algo])
-    for section in SECTIONS:
-        sections.update(_table(agent_data, section, agent_name), f"agent preset {agent_name}", section)
+    them ("key=value" text), `values` as Python values ({"learning_rate": 1e-3}), applied last.
 
+    Later layers win: the agent config's defaults; a generic agent preset (a built-in one that
+    extends nothing); the env preset's [env] and [train]; its [discretize] table for agents that
+    need discrete states; its [tuned.<family>] table for the agent's family; the specific agent
+    presets (those that extend another, and preset files the user passes), base first; the env
+    preset's [tuned.preset.<agent preset>] table; then --steps, --seed, --set and `values`."""
+    chain = _agent_chain(agent)
+    spec = agent_spec(_algo(chain))
+    agent_name = chain[-1][0]
+    sections = _Sections(spec.config_class)
+
+    def apply_agent_presets(specific: bool) -> None:
+        for display, data, is_specific in chain:
+            if is_specific == specific:
+                for section in SECTIONS:
+                    sections.update(_table(data, section, display), f"agent preset {display}", section)
+
+    apply_agent_presets(specific=False)
     env_name, env_data = _load_env(env)
-    _check_top_level(env_data, ("description", "env", "train", "tuned"), env_name)
+    _check_top_level(env_data, ENV_PRESET_KEYS, env_name)
     for section in ("env", "train"):
         sections.update(_table(env_data, section, env_name), f"env preset {env_name}", section)
-    tuned = _table(env_data, "tuned", env_name)
-    sections.update(
-        _table(tuned, Path(agent_name).stem, env_name), f"env preset {env_name} [tuned.{Path(agent_name).stem}]"
-    )
+    discretize = _table(env_data, "discretize", env_name)
+    _check_top_level(discretize, DISCRETIZE_KEYS, f"{env_name} [discretize]")
+    if spec.discrete_states:
+        sections.update(discretize, f"env preset {env_name} [discretize]", "env")
+    tuned = _tuned_tables(env_name, env_data)
+    sections.update(_table(tuned, spec.family, env_name), f"env preset {env_name} [tuned.{spec.family}]")
+    apply_agent_presets(specific=True)
+    if not _looks_like_path(agent_name):
+        per_preset = _table(_table(tuned, "preset", env_name), agent_name, env_name)
+        sections.update(per_preset, f"env preset {env_name} [tuned.preset.{agent_name}]")
 
     if steps is not None:
         sections.set("train.total_steps", steps, "--steps")
@@ -470,7 +425,7 @@ def build_config(
     if not env_config.id:
         raise RlkitError(f"env preset {env_name} has no env.id")
     check_env_id(env_config.id)
-    return RunConfig(algo, agent_name, env_name, env_config, sections.objects["train"], sections.objects["agent"])
+    return RunConfig(spec.name, agent_name, env_name, env_config, sections.objects["train"], sections.objects["agent"])
 
 
 def _load_env(env: str) -> tuple[str, dict[str, Any]]:
@@ -491,7 +446,7 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """Rebuild a RunConfig saved with `to_dict` (from a run folder or a checkpoint)."""
     try:
         algo = data["algo"]
-        sections = _Sections(AGENT_CONFIGS[algo])
+        sections = _Sections(agent_spec(algo).config_class)
         for section in SECTIONS:
             sections.update(data[section], "saved config", section)
         return RunConfig(algo, data["agent_preset"], data["env_preset"], *(sections.objects[s] for s in SECTIONS))
@@ -499,30 +454,41 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
         raise RlkitError(f"saved config is incomplete or malformed ({type(error).__name__}: {error})") from None
 
 
-def key_help() -> str:
-    """Every key of every section with its default and help, for `--help-keys`."""
+def _field_lines(obj_or_class: Any, skip: set[str] = frozenset()) -> list[str]:
+    """`  key = value  — help` for each field: the object's values, or the class's defaults."""
     lines = []
-    for section, cls in (
-        ("env", EnvConfig),
-        ("train", TrainConfig),
-        ("agent (qlearning)", QLearningConfig),
-        ("agent (dqn)", DQNConfig),
-    ):
-        lines.append(f"[{section}]")
-        shown = {f.name for f in dataclasses.fields(AgentConfig)} if cls is DQNConfig else set()
-        for spec in dataclasses.fields(cls):
-            if spec.name in shown:
-                continue
-            default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
-            lines.append(f"  {spec.name} = {json.dumps(default)}  — {spec.metadata['help']}")
+    for spec in dataclasses.fields(obj_or_class):
+        if spec.name in skip:
+            continue
+        if isinstance(obj_or_class, type):
+            value = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
+        else:
+            value = getattr(obj_or_class, spec.name)
+        lines.append(f"  {spec.name} = {json.dumps(value)}  — {spec.metadata['help']}")
+    return lines
+
+
+def key_help(config: RunConfig | None = None) -> str:
+    """Every key with its help, for `--help-keys`: with a config, its resolved values (env,
+    train and its agent's keys); without, the defaults of every section and registered agent."""
+    if config is not None:
+        where = f"{config.agent_name} on {config.env_name}"
+        return "\n".join(
+            [f"[env]  (resolved for {where})", *_field_lines(config.env)]
+            + [f"[train]  (resolved for {where})", *_field_lines(config.train)]
+            + [f"[agent]  ({config.algo}, resolved for {where})", *_field_lines(config.agent)]
+        )
+    shared = {f.name for f in dataclasses.fields(AgentConfig)}
+    lines = ["[env]", *_field_lines(EnvConfig), "[train]", *_field_lines(TrainConfig)]
+    lines += ["[agent]  (every agent)", *_field_lines(AgentConfig)]
+    for name, spec in registry().items():
+        lines += [f"[agent]  ({name} only)", *_field_lines(spec.config_class, shared)]
     return "\n".join(lines)
 
 
 __all__ = [
     "AgentConfig",
-    "DQNConfig",
     "EnvConfig",
-    "QLearningConfig",
     "RunConfig",
     "TrainConfig",
     "build_config",

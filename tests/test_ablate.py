@@ -1,6 +1,5 @@
 """scripts/ablate.py on a tiny budget: runs, table numbers from the runs, and a refused --out."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,13 +10,6 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ablate.py"
 
 
 @pytest.fixture(scope="module")
-def ablate():
-    spec = importlib.util.spec_from_file_location("ablate", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_ablation_tables_come_from_the_runs(ablate, tmp_path, capsys):
     out = tmp_path / "ablation"
     args = ["--out", out, "--envs", "cartpole", "--variants", "plain", "all", "--seeds", "1-2"]

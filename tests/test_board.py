@@ -1,15 +1,10 @@
 import json
-import socket
 import time
 import urllib.request
 
+from conftest import free_port
+
 from rlkit.board import start_board
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_board_serves_the_scalars_of_a_real_run(cli, tmp_path):
@@ -33,7 +28,7 @@ def test_board_serves_the_scalars_of_a_real_run(cli, tmp_path):
     )
     assert code == 0, err
     (run,) = tmp_path.glob("taxi/qlearning/*")
-    address = start_board(tmp_path, _free_port())
+    address = start_board(tmp_path, free_port())
     assert address.startswith("http://127.0.0.1:") or address.startswith("http://localhost:")
     deadline, tags = time.time() + 60, {}
     while time.time() < deadline:

@@ -4,7 +4,6 @@ checkpoint, output files that are never overwritten without --force, and file pe
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -103,7 +102,11 @@ def test_a_reversed_seed_range_is_named(cli, tmp_path):
             "batch_size is a hyperparameter of dqn agents, and this run's agent is qlearning",
         ),
         ("qlearning", "agent.batch_size=64", "batch_size is a hyperparameter of dqn agents"),
-        ("dqn", "initial_q=1", "initial_q is a hyperparameter of qlearning agents, and this run's agent is dqn"),
+        (
+            "dqn",
+            "initial_q=1",
+            "initial_q is a hyperparameter of qlearning and expected-sarsa agents, and this run's agent is dqn",
+        ),
         ("qlearning", "env.learning_rate=0.1", "learning_rate is a key of agent; write agent.learning_rate"),
         ("qlearning", "train.gamma=0.9", "gamma is a key of agent; write agent.gamma"),
         ("qlearning", "agent.num_envs=2", "num_envs is a key of env; write env.num_envs"),
@@ -238,13 +241,6 @@ def test_eval_json_needs_force_to_overwrite(cli, finished_run, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def ablate():
-    spec = importlib.util.spec_from_file_location("ablate", SCRIPTS / "ablate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_ablate_needs_force_to_train_into_an_existing_folder(ablate, tmp_path, capsys):
     out = tmp_path / "ablation"
     stale = out / "cartpole" / "plain" / "seed-9"

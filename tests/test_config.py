@@ -1,6 +1,7 @@
 import pytest
 
-from rlkit.config import DQNConfig, build_config, parse_value, preset_files
+from rlkit.agents.dqn import DQNConfig
+from rlkit.config import build_config, parse_value, preset_files
 from rlkit.errors import RlkitError
 
 BAD_INPUTS = [
@@ -89,7 +90,7 @@ def test_order_of_overrides():
     assert config.env.num_envs == 2 and config.env.id == "Acrobot-v1"
 
 
-def test_tuned_values_apply_to_their_agent_preset_only():
+def test_discretize_bins_apply_only_to_agents_that_need_discrete_states():
     assert build_config("qlearning", "cartpole").env.bins == [1, 1, 6, 12]
     assert build_config("dqn", "cartpole").env.bins == []
 

@@ -2,7 +2,6 @@
 step of acting and learning, and the Q-table picture."""
 
 import json
-import socket
 import sys
 import time
 import urllib.request
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import free_port, only_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import metadata
@@ -85,11 +85,6 @@ def runs(tmp_path_factory) -> Path:
     return root
 
 
-def _only_run(folder: Path) -> Path:
-    (run,) = [path for path in folder.iterdir() if path.is_dir()]
-    return run
-
-
 def _session_hparams(run: Path) -> dict:
     """The hyperparameters a run wrote for the HParams tab, as protobuf Values."""
     contents = EventAccumulator(str(run)).Reload().PluginTagToContent(metadata.PLUGIN_NAME)
@@ -98,8 +93,8 @@ def _session_hparams(run: Path) -> dict:
 
 
 def test_hparams_hold_only_the_keys_that_apply(runs):
-    dqn = _session_hparams(_only_run(runs / "cartpole" / "dqn"))
-    qlearning = _session_hparams(_only_run(runs / "taxi" / "qlearning"))
+    dqn = _session_hparams(only_run(runs / "cartpole" / "dqn"))
+    qlearning = _session_hparams(only_run(runs / "taxi" / "qlearning"))
     assert set(dqn) == CARTPOLE_DQN
     assert set(qlearning) == TAXI_QLEARNING
     assert dqn["agent.double_q"].WhichOneof("kind") == "bool_value" and dqn["agent.double_q"].bool_value is False
@@ -108,15 +103,9 @@ def test_hparams_hold_only_the_keys_that_apply(runs):
     assert dqn["agent.net_arch"].string_value == "[128, 128]"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _hparams_columns(logdir: Path, least: int) -> list[dict]:
     """The HParams tab's columns (in its order) as TensorBoard serves them for `logdir`."""
-    address = start_board(logdir, _free_port())
+    address = start_board(logdir, free_port())
     deadline, columns = time.time() + 60, []
     while time.time() < deadline and len(columns) < least:
         request = urllib.request.Request(
@@ -131,7 +120,7 @@ def _hparams_columns(logdir: Path, least: int) -> list[dict]:
 
 
 def test_hparams_columns_start_with_agent_env_learning_rate_seed(runs):
-    columns = _hparams_columns(_only_run(runs / "taxi" / "qlearning"), len(TAXI_QLEARNING))
+    columns = _hparams_columns(only_run(runs / "taxi" / "qlearning"), len(TAXI_QLEARNING))
     assert [column["name"] for column in columns[:5]] == HEADLINE  # the five the table shows at first
     # over both runs: every key of either, the headline still first among the keys that differ
     columns = _hparams_columns(runs, len(CARTPOLE_DQN | TAXI_QLEARNING))
@@ -172,7 +161,7 @@ def test_option_keys_appear_only_with_their_option():
 
 
 def test_custom_scalars_give_each_quantity_its_own_chart(runs):
-    events = EventAccumulator(str(_only_run(runs / "cartpole" / "dqn"))).Reload()
+    events = EventAccumulator(str(only_run(runs / "cartpole" / "dqn"))).Reload()
     layout = layout_pb2.Layout.FromString(events.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
     charts = [list(chart.multiline.tag) for category in layout.category for chart in category.chart]
     chart_of = {tag: index for index, tags in enumerate(charts) for tag in tags}

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from rlkit.agents.dqn import DQNAgent, polyak_update, td_target
+from rlkit.agents.dqn import DQNAgent, DQNConfig, polyak_update, td_target
 from rlkit.agents.networks import NatureCNN, build_q_network
-from rlkit.config import DQNConfig
 from rlkit.replay.buffer import ReplayBuffer
 from rlkit.replay.transition import Transition
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from rlkit.agents.dqn import DQNAgent, make_optimizer
+from rlkit.agents.dqn import DQNAgent, DQNConfig, make_optimizer
 from rlkit.agents.exploration import boltzmann, boltzmann_probabilities
 from rlkit.agents.networks import DuelingQNetwork, QNetwork, build_q_network
 from rlkit.agents.normalization import RunningNormalizer
-from rlkit.agents.qlearning import QLearningAgent
-from rlkit.config import DQNConfig, QLearningConfig, build_config
+from rlkit.agents.qlearning import QLearningAgent, QLearningConfig
+from rlkit.config import build_config
 from rlkit.replay.buffer import Batch, ReplayBuffer, n_step_windows
 from rlkit.replay.sampling import PrioritizedSampler, SumTree
 from rlkit.replay.transition import Transition

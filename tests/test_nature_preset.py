@@ -3,7 +3,8 @@ Dopamine's dqn_nature.gin agrees): periods in agent steps, ε decaying after lea
 
 import pytest
 
-from rlkit.config import DQNConfig, build_config
+from rlkit.agents.dqn import DQNConfig
+from rlkit.config import build_config
 
 
 def _released_epsilon(num_steps: int) -> float:

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from rlkit.agents.qlearning import QLearningAgent, greedy, q_learning_update
-from rlkit.config import QLearningConfig
+from rlkit.agents.qlearning import QLearningAgent, QLearningConfig, greedy, q_learning_update
 from rlkit.errors import RlkitError
 from rlkit.replay.transition import Transition
 

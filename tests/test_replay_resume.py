@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rlkit.agents.dqn import DQNAgent
-from rlkit.config import DQNConfig, build_config
+from rlkit.agents.dqn import DQNAgent, DQNConfig
+from rlkit.config import build_config
 from rlkit.replay.buffer import Prioritization, ReplayBuffer, n_step_windows
 from rlkit.replay.frames import FrameReplay
 from rlkit.run.trainer import Run, new_run_dir

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from rlkit.agents.dqn import DQNAgent
-from rlkit.config import DQNConfig
+from rlkit.agents.dqn import DQNAgent, DQNConfig
 from rlkit.replay.buffer import Prioritization, ReplayBuffer
 from rlkit.replay.sampling import MinTree, PrioritizedSampler
 

@@ -1,6 +1,6 @@
 import pytest
 
-from rlkit.config import DQNConfig
+from rlkit.agents.dqn import DQNConfig
 from rlkit.schedules import exponential, linear, scheduled_value
 
 

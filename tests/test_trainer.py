@@ -1,17 +1,11 @@
 import json
-from pathlib import Path
 
 import numpy as np
+from conftest import only_run
 from safetensors.numpy import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rlkit.run.callbacks import _crossed
-
-
-def _only_run(root: Path) -> Path:
-    runs = [p for p in root.glob("*/*/*") if p.is_dir()]
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
@@ -38,7 +32,7 @@ def test_a_short_qlearning_run_writes_everything(cli, tmp_path):
         "--no-progress",
     )
     assert code == 0
-    run = _only_run(tmp_path)
+    run = only_run(tmp_path)
     assert run.parent.name == "qlearning" and run.parent.parent.name == "taxi" and run.name.endswith("-s3")
     assert f"watch it:   rlkit board {tmp_path}" in out
     assert out.count("final eval:") == 1 and f"run folder {run}" in out
@@ -92,7 +86,7 @@ def test_a_grid_world_run_shows_its_q_table_and_policy(cli, tmp_path):
         "--no-progress",
     )
     assert code == 0, err
-    events = EventAccumulator(str(_only_run(tmp_path))).Reload()
+    events = EventAccumulator(str(only_run(tmp_path))).Reload()
     assert {"eval/q_table", "eval/policy"} <= set(events.Tags()["images"])
     assert [image.step for image in events.Images("eval/q_table")] == [1500, 3000]
     assert events.Images("eval/q_table")[0].width > events.Images("eval/q_table")[0].height  # states across
@@ -152,7 +146,7 @@ def test_a_short_dqn_run_on_cartpole(cli, tmp_path):
         "--no-progress",
     )
     assert code == 0
-    run = _only_run(tmp_path)
+    run = only_run(tmp_path)
     events = EventAccumulator(str(run)).Reload()
     assert {"train/loss", "train/q_mean", "train/grad_norm", "train/learning_rate"} <= set(events.Tags()["scalars"])
     losses = [event.value for event in events.Scalars("train/loss")]
@@ -215,7 +209,7 @@ def test_stop_at_return_ends_the_run_at_the_first_evaluation_reaching_it(cli, tm
     args += ["--set", "eval_interval=2000", "--set", "stop_at_return=-13", "--run-dir", tmp_path, "--no-progress"]
     code, out, _ = cli(*args)
     assert code == 0 and "stop_at_return -13 reached" in out
-    run = _only_run(tmp_path)
+    run = only_run(tmp_path)
     result = json.loads((run / "eval.json").read_text())
     periodic = result["evaluations"][:-1]
     assert periodic[-1]["return_mean"] >= -13 and all(e["return_mean"] < -13 for e in periodic[:-1])

@@ -1,53 +1,59 @@
-"""The agents behind one contract, and the registry that maps an algorithm name to its class."""
+"""The agents, found through one registry.
+
+Each agent module registers its class next to its definition (`rlkit.agents.base.register`).
+The modules of this package are imported on the first look into the registry, so an agent
+added here needs no list edited; an agent outside rlkit registers through the entry-point
+group `rlkit.agents` (in its package's pyproject.toml:
+`[project.entry-points."rlkit.agents"] my_agent = "my_package.my_agent"`), whose module is
+imported then too."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import difflib
+import importlib
+import pkgutil
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from rlkit.agents.base import REGISTRY, Agent, AgentConfig, AgentSpec, register
+from rlkit.errors import RlkitError
 
-from rlkit.agents.dqn import DQNAgent
-from rlkit.agents.qlearning import QLearningAgent
-from rlkit.config import RunConfig
-from rlkit.replay.transition import Transition
+if TYPE_CHECKING:
+    from rlkit.config import RunConfig
 
-
-class Agent(Protocol):
-    """What the training loop and the evaluator need from an agent."""
-
-    def act(self, observations: np.ndarray, step: int) -> np.ndarray:
-        """Exploratory actions for a batch of observations at environment step `step`."""
-
-    def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        """Greedy actions (random with probability `epsilon`), for evaluation; every random
-        draw (exploration, ties) comes from `rng`, the evaluation's own stream."""
-
-    def observe(self, batch: Transition, step: int) -> dict[str, Any]:
-        """Learn from one vector step; returns the training metrics of any update it made."""
-
-    def schedule_values(self, step: int) -> dict[str, float]:
-        """Exploration rate and learning rate at `step`, under their metric names."""
-
-    def images(self) -> dict[str, np.ndarray]:
-        """Pictures worth a look in TensorBoard at evaluation time (RGB uint8, H×W×3)."""
-
-    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Arrays (for safetensors) and JSON-able values that restore the agent exactly."""
-
-    def load_state(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None: ...
-
-    def replay_arrays(self) -> dict[str, np.ndarray] | None:
-        """The replay buffer's contents, or None for agents without one."""
-
-    def load_replay(self, arrays: dict[str, np.ndarray]) -> None: ...
+ENTRY_POINT_GROUP = "rlkit.agents"
+_discovered = False
 
 
-AGENTS: dict[str, type] = {"qlearning": QLearningAgent, "dqn": DQNAgent}
+def registry() -> dict[str, AgentSpec]:
+    """Every registered agent by name, after importing the agent modules of this package and
+    of the `rlkit.agents` entry points."""
+    global _discovered
+    if not _discovered:
+        for module in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{module.name}")
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                entry.load()
+            except Exception as error:  # a broken plug-in must not hide rlkit's own agents
+                raise RlkitError(f"agent plug-in {entry.name} ({entry.value}) failed to import: {error}") from error
+        _discovered = True
+    return REGISTRY
+
+
+def agent_spec(name: str) -> AgentSpec:
+    """The registered agent `name`, or one line naming the valid ones."""
+    agents = registry()
+    if name not in agents:
+        close = difflib.get_close_matches(str(name), list(agents), n=2, cutoff=0.6)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise RlkitError(f"algo = {name!r} is not a registered agent{hint}; valid: {', '.join(agents)}")
+    return agents[name]
 
 
 def create_agent(config: RunConfig, env_info: dict[str, Any], device: str = "cpu") -> Agent:
     """The agent that `config.algo` names, built for the env that `env_info` describes."""
-    return AGENTS[config.algo](
+    return agent_spec(config.algo).agent_class(
         config.agent,
         env_info,
         config.train.schedule_steps or config.train.total_steps,
@@ -55,3 +61,6 @@ def create_agent(config: RunConfig, env_info: dict[str, Any], device: str = "cpu
         device,
         config.env.num_envs,
     )
+
+
+__all__ = ["Agent", "AgentConfig", "AgentSpec", "agent_spec", "create_agent", "register", "registry"]

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rlkit.agents.base import AgentConfig, register
 from rlkit.agents.exploration import boltzmann
 from rlkit.agents.networks import build_q_network
 from rlkit.agents.normalization import RunningNormalizer
-from rlkit.config import DQNConfig
 from rlkit.errors import RlkitError
+from rlkit.options import option
 from rlkit.replay.buffer import Batch, Prioritization, ReplayBuffer
 from rlkit.replay.frames import FrameReplay
 from rlkit.replay.transition import Transition
@@ -70,8 +72,61 @@ def polyak_update(source: list[torch.Tensor], target: list[torch.Tensor], tau: f
     torch._foreach_lerp_(target, source, tau)
 
 
+@dataclass
+class DQNConfig(AgentConfig):
+    """DQN with experience replay and a target network (Mnih et al. 2015)."""
+
+    buffer_size: int = option(100_000, "replay capacity in transitions", min=1)
+    learning_starts: int = option(1_000, "environment steps of random actions before learning", min=0)
+    batch_size: int = option(32, "transitions per gradient step", min=1)
+    train_freq: int = option(4, "environment steps between training rounds", min=1)
+    gradient_steps: int = option(1, "gradient steps per training round", min=1)
+    target_update_interval: int = option(1_000, "environment steps between target updates", min=1)
+    tau: float = option(
+        1.0, "target update: 1 copies (hard), < 1 is Polyak averaging", min=0.0, max=1.0, exclusive_min=True
+    )
+    max_grad_norm: float = option(10.0, "gradient-norm clip; 0: no clipping", min=0.0)
+    net_arch: list[int] = option([64, 64], "hidden-layer sizes of the MLP (and after the CNN)", item_min=1)
+    encoder: Literal["auto", "mlp", "nature_cnn", "minatar_cnn"] = option(
+        "auto", "auto: nature_cnn for pixel observations, minatar_cnn for MinAtar grids, mlp for vectors"
+    )
+    double_q: bool = option(False, "Double DQN targets (van Hasselt et al. 2016)")
+    dueling: bool = option(False, "dueling head: Q = V + A − mean(A) (Wang et al. 2016)")
+    n_steps: int = option(1, "n-step returns: bootstrap after n rewards (cut at episode ends)", min=1, max=100)
+    prioritized_replay: bool = option(False, "proportional prioritized replay (Schaul et al. 2016)")
+    per_alpha: float = option(0.6, "priority exponent: P(i) ∝ (|δ_i| + per_eps)^α; 0 is uniform", min=0.0)
+    per_beta: float = option(
+        0.4, "importance-weight exponent at step 0, annealed linearly to 1 at the end", min=0.0, max=1.0
+    )
+    per_eps: float = option(1e-6, "added to |δ| so no transition gets priority 0", min=0.0, exclusive_min=True)
+    per_weights: Literal["batch", "buffer"] = option(
+        "batch",
+        "importance weights divided by the largest of the batch (Dopamine) or of the whole buffer "
+        "(Schaul et al. 2016; a min-tree beside the sum-tree)",
+    )
+    optimizer: Literal["adam", "rmsprop", "sgd"] = option("adam", "adam, rmsprop or sgd (with momentum)")
+    adam_eps: float = option(1e-8, "Adam's epsilon", min=0.0, exclusive_min=True)
+    rmsprop_alpha: float = option(0.99, "RMSprop's squared-gradient decay", min=0.0, max=1.0)
+    rmsprop_eps: float = option(1e-8, "RMSprop's epsilon (added outside the square root)", min=0.0, exclusive_min=True)
+    rmsprop_centered: bool = option(False, "RMSprop divides by the gradient's variance instead of its second moment")
+    sgd_momentum: float = option(0.9, "SGD's momentum (0: plain SGD)", min=0.0, max=1.0)
+    init: Literal["default", "kaiming", "xavier", "orthogonal"] = option(
+        "default",
+        "weight initialisation: default (PyTorch's), kaiming (He normal), xavier (Glorot uniform) or "
+        "orthogonal (gain √2, head gain 1); biases start at 0 except under default",
+    )
+    normalize_observations: bool = option(
+        False, "vector observations: scale by a running mean and std (saved in checkpoints)"
+    )
+    compile: bool = option(False, "compile the TD loss with torch.compile (eager if compilation is unavailable)")
+    replay_on_device: bool = option(True, "keep the replay buffer on the learner's device (the GPU when there is one)")
+
+
+@register("dqn", DQNConfig, family="dqn")
 class DQNAgent:
-    """Acts ε-greedily (or by softmax) in batches, stores every transition, learns every
+    """DQN: a Q network learned from replayed transitions against a target network.
+
+    Acts ε-greedily (or by softmax) in batches, stores every transition, learns every
     `train_freq` env steps."""
 
     def __init__(
@@ -194,6 +249,9 @@ class DQNAgent:
     def q_values(self, observations: np.ndarray) -> torch.Tensor:
         """The online network's Q values for a batch of raw observations."""
         return self.q_network(self._normalized(torch.as_tensor(observations, device=self.device)))
+
+    def action_values(self, observations: np.ndarray) -> np.ndarray:
+        return self.q_values(observations).cpu().numpy()
 
     def _epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         explore = rng.random(len(observations)) < epsilon

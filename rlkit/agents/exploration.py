@@ -12,6 +12,14 @@ def boltzmann_probabilities(q_values: np.ndarray, temperature: float) -> np.ndar
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+def epsilon_greedy_probabilities(q_values: np.ndarray, epsilon: float) -> np.ndarray:
+    """π(a|s) of ε-greedy acting per row: ε/|A| for every action, and 1 − ε shared equally by
+    the actions tied for the maximum (greedy choices break ties at random)."""
+    q_values = np.asarray(q_values, dtype=np.float64)
+    best = q_values == q_values.max(axis=1, keepdims=True)
+    return epsilon / q_values.shape[1] + (1.0 - epsilon) * best / best.sum(axis=1, keepdims=True)
+
+
 def boltzmann(q_values: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
     """One action per row, drawn with probability ∝ exp(Q / temperature) (Boltzmann exploration)."""
     cumulative = np.cumsum(boltzmann_probabilities(q_values, temperature), axis=1)

@@ -3,16 +3,36 @@ exploration schedules."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from rlkit.agents.base import AgentConfig, register
 from rlkit.agents.exploration import boltzmann
 from rlkit.agents.images import heatmap, policy_map
-from rlkit.config import QLearningConfig
 from rlkit.errors import RlkitError
+from rlkit.options import option
 from rlkit.replay.transition import Transition
 from rlkit.streams import Stream, generator
+
+
+def tabular_update(
+    q_table: np.ndarray,
+    state: int,
+    action: int,
+    reward: float,
+    next_value: float,
+    terminated: bool,
+    alpha: float,
+    gamma: float,
+) -> float:
+    """Q(s,a) += α (r + γ (1 − terminated) V(s') − Q(s,a)), with V(s') the agent's value of the
+    next state; returns the TD error. A truncated episode still bootstraps from s'."""
+    bootstrap = 0.0 if terminated else gamma * next_value
+    td_error = reward + bootstrap - q_table[state, action]
+    q_table[state, action] += alpha * td_error
+    return float(td_error)
 
 
 def q_learning_update(
@@ -25,12 +45,8 @@ def q_learning_update(
     alpha: float,
     gamma: float,
 ) -> float:
-    """Q(s,a) += α (r + γ (1 − terminated) max_a' Q(s',a') − Q(s,a)); returns the TD error.
-    A truncated episode still bootstraps from s'."""
-    bootstrap = 0.0 if terminated else gamma * q_table[next_state].max()
-    td_error = reward + bootstrap - q_table[state, action]
-    q_table[state, action] += alpha * td_error
-    return float(td_error)
+    """Q(s,a) += α (r + γ (1 − terminated) max_a' Q(s',a') − Q(s,a)); returns the TD error."""
+    return tabular_update(q_table, state, action, reward, q_table[next_state].max(), terminated, alpha, gamma)
 
 
 def greedy(q_values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -40,8 +56,16 @@ def greedy(q_values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argmax(np.where(best, noise, -1.0), axis=1)
 
 
+@dataclass
+class QLearningConfig(AgentConfig):
+    """Tabular Q-learning."""
+
+    initial_q: float = option(0.0, "initial value of every Q-table entry")
+
+
+@register("qlearning", QLearningConfig, family="tabular", discrete_states=True)
 class QLearningAgent:
-    """A Q-table over discrete (or discretized) states."""
+    """Tabular Q-learning: a Q-table over discrete (or discretized) states."""
 
     def __init__(
         self,
@@ -81,6 +105,9 @@ class QLearningAgent:
             actions[explore] = rng.integers(self.num_actions, size=int(explore.sum()))
         return actions
 
+    def action_values(self, observations: np.ndarray) -> np.ndarray:
+        return self.q_table[observations]
+
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
         if self.config.exploration == "softmax":
             return boltzmann(self.q_table[observations], self.config.temperature_at(step, self.total_steps), self.rng)
@@ -91,10 +118,15 @@ class QLearningAgent:
         drawn from `rng` (an evaluation's own)."""
         return self._epsilon_greedy(observations, epsilon, rng)
 
+    def next_value(self, next_state: int, step: int) -> float:
+        """V(s') in the TD target: max_a' Q(s', a') for Q-learning (the greedy policy's value,
+        whatever the agent does). Tabular variants override this and nothing else."""
+        return self.q_table[next_state].max()
+
     def observe(self, batch: Transition, step: int) -> dict[str, float]:
         alpha = self.learning_rate(step)
         td_errors = [
-            q_learning_update(self.q_table, s, a, r, s2, term, alpha, self.config.gamma)
+            tabular_update(self.q_table, s, a, r, self.next_value(s2, step), term, alpha, self.config.gamma)
             for s, a, r, s2, term in zip(
                 batch.observations.tolist(),
                 batch.actions.tolist(),

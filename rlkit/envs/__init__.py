@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -20,60 +20,54 @@ from gymnasium.vector import AutoresetMode
 
 from rlkit.envs.minatar import MinAtarEnv, game_of, is_minatar
 from rlkit.errors import RlkitError
+from rlkit.options import option
 
 ObservationKind = Literal["vector", "pixel", "grid", "discrete"]
-
-
-def _option(default: Any, help: str, **limits: Any) -> Any:
-    """A dataclass field with its help text and allowed range as metadata."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **limits})
-    return field(default=default, metadata={"help": help, **limits})
 
 
 @dataclass
 class EnvConfig:
     """What environment to build and how to preprocess it."""
 
-    id: str = _option("", "gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5, or a MinAtar id, e.g. MinAtar/Breakout-v0")
-    kind: Literal["auto", "vector", "pixel", "grid", "discrete"] = _option(
+    id: str = option("", "gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5, or a MinAtar id, e.g. MinAtar/Breakout-v0")
+    kind: Literal["auto", "vector", "pixel", "grid", "discrete"] = option(
         "auto",
         "observation kind; auto: pixel for ALE ids, grid for MinAtar ids (binary planes), discrete for "
         "Discrete spaces or when bins are given, vector otherwise",
     )
-    make_kwargs: dict = _option(
+    make_kwargs: dict = option(
         {},
         "extra keyword arguments for gymnasium.make (MinAtar: for rlkit.envs.minatar.MinAtarEnv, e.g. difficulty_ramping)",
     )
-    num_envs: int = _option(1, "environments stepped together during training", min=1)
-    vectorization: Literal["sync", "async", "ale"] = _option(
+    num_envs: int = option(1, "environments stepped together during training", min=1)
+    vectorization: Literal["sync", "async", "ale"] = option(
         "sync",
         "vector env: gymnasium's sync (one process) or async (one process per env), or, for "
         "Atari, ale (ale-py's threaded AtariVectorEnv)",
     )
-    max_episode_steps: int = _option(0, "time limit per episode; 0 keeps the registered one", min=0)
-    bins: list[int] = _option([], "discretizer: bins per observation dimension (empty: off)", item_min=1)
-    low: list[float] = _option([], "discretizer: lower clip per dimension (empty: the space's)")
-    high: list[float] = _option([], "discretizer: upper clip per dimension (empty: the space's)")
-    noop_max: int = _option(30, "Atari: at most this many no-op actions after reset", min=0)
-    frame_skip: int = _option(4, "Atari: repeat each action this many frames, max-pool the last two", min=1)
-    screen_size: int = _option(84, "Atari: frames resized to this square size", min=36)
-    frame_stack: int = _option(4, "Atari: frames stacked into one observation", min=1)
-    terminal_on_life_loss: bool = _option(True, "Atari, training only: a lost life ends the episode")
-    clip_reward: bool = _option(True, "Atari, training only: rewards clipped to their sign")
-    repeat_action_probability: float = _option(
+    max_episode_steps: int = option(0, "time limit per episode; 0 keeps the registered one", min=0)
+    bins: list[int] = option([], "discretizer: bins per observation dimension (empty: off)", item_min=1)
+    low: list[float] = option([], "discretizer: lower clip per dimension (empty: the space's)")
+    high: list[float] = option([], "discretizer: upper clip per dimension (empty: the space's)")
+    noop_max: int = option(30, "Atari: at most this many no-op actions after reset", min=0)
+    frame_skip: int = option(4, "Atari: repeat each action this many frames, max-pool the last two", min=1)
+    screen_size: int = option(84, "Atari: frames resized to this square size", min=36)
+    frame_stack: int = option(4, "Atari: frames stacked into one observation", min=1)
+    terminal_on_life_loss: bool = option(True, "Atari, training only: a lost life ends the episode")
+    clip_reward: bool = option(True, "Atari, training only: rewards clipped to their sign")
+    repeat_action_probability: float = option(
         0.0, "Atari: sticky actions (0.25 in the Machado et al. 2018 protocol)", min=0.0, max=1.0
     )
-    full_action_space: bool = _option(False, "Atari: all 18 actions instead of the game's minimal set")
-    max_frames: int = _option(108_000, "Atari: truncate an episode after this many frames", min=1)
-    sticky_action_prob: float = _option(
+    full_action_space: bool = option(False, "Atari: all 18 actions instead of the game's minimal set")
+    max_frames: int = option(108_000, "Atari: truncate an episode after this many frames", min=1)
+    sticky_action_prob: float = option(
         0.1,
         "MinAtar: probability that the game repeats its previous action instead of the chosen one "
         "(0.1, Young & Tian 2019; Atari's is repeat_action_probability)",
         min=0.0,
         max=1.0,
     )
-    minimal_actions: bool = _option(False, "MinAtar: only the game's distinct actions instead of all 6")
+    minimal_actions: bool = option(False, "MinAtar: only the game's distinct actions instead of all 6")
 
 
 def is_atari(env_id: str) -> bool:
