@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from rlkit.agents.base import AgentConfig, register
 from rlkit.agents.exploration import boltzmann
-from rlkit.agents.networks import build_q_network
+from rlkit.agents.networks import QNetwork, build_q_network, encoder_hidden_sizes, initialize, torso
 from rlkit.agents.normalization import RunningNormalizer
 from rlkit.errors import RlkitError
 from rlkit.options import option
@@ -42,6 +42,16 @@ def td_target(
     best_actions = chooser.argmax(dim=1, keepdim=True)
     next_values = next_q_target.gather(1, best_actions).squeeze(1)
     return rewards + discounts * (1.0 - terminated.float()) * next_values
+
+
+class LossResult(NamedTuple):
+    """What a DQN loss returns: the scalar to minimise, Q(s, a) of the batch (for the
+    train/q_mean metric) and one TD error per transition (detached; prioritized replay's new
+    priorities come from their absolute values)."""
+
+    loss: torch.Tensor
+    q_values: torch.Tensor
+    td_errors: torch.Tensor
 
 
 def make_optimizer(parameters: Any, config: DQNConfig) -> torch.optim.Optimizer:
@@ -142,18 +152,10 @@ class DQNAgent:
         self.total_steps = total_steps
         self.device = torch.device(device)
         self.num_actions = env_info["num_actions"]
+        self.env_info = env_info
         torch.manual_seed(torch_seed(seed))  # initial weights from the run's network stream
         try:
-            self.q_network = build_q_network(
-                env_info["kind"],
-                env_info["observation_shape"],
-                self.num_actions,
-                config.net_arch,
-                config.encoder,
-                env_info.get("num_states"),
-                config.dueling,
-                config.init,
-            ).to(self.device)
+            self.q_network = self.build_networks().to(self.device)
         except (ValueError, RuntimeError) as error:
             raise RlkitError(f"agent.encoder = {config.encoder!r}: {error}") from None
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
@@ -168,7 +170,6 @@ class DQNAgent:
                     f"{env_info['kind']} ones; valid: false for this env"
                 )
             self.normalizer = RunningNormalizer(env_info["observation_shape"]).to(self.device)
-        self.env_info = env_info
         self.num_envs = num_envs
         self.seed = seed
         self._replay: ReplayBuffer | FrameReplay | None = None  # allocated when first needed
@@ -180,6 +181,42 @@ class DQNAgent:
         self.training_rounds = 0  # train_freq periods seen so far
         self.target_updates = 0  # target_update_interval periods seen so far
         self.gradient_steps_done = 0
+
+    # ------------------------------------------------------------------ construction hooks
+    # A variant overrides these (and td_loss) and nothing else: a distributional DQN returns
+    # its head from make_head, a head with q_values(output) for acting, and its own loss.
+
+    def make_encoder(self) -> tuple[nn.Module, int]:
+        """The torso, observations → features, and its width: the encoder agent.encoder picks
+        for the observation kind, with the net_arch hidden layers."""
+        info, c = self.env_info, self.config
+        encoder, hidden_sizes = encoder_hidden_sizes(c.encoder, info["kind"], c.net_arch)
+        return torso(info["kind"], encoder, info["observation_shape"], hidden_sizes, info.get("num_states"))
+
+    def make_head(self, features: int) -> nn.Module:
+        """features → the network's output: one Q value per action."""
+        return nn.Linear(features, self.num_actions)
+
+    def build_networks(self) -> nn.Module:
+        """The online network, initialised by agent.init (the target network is its copy):
+        make_encoder then make_head, or under agent.dueling the dueling network, which splits
+        the last hidden layer into its two streams."""
+        info, c = self.env_info, self.config
+        if c.dueling:
+            return build_q_network(
+                info["kind"],
+                info["observation_shape"],
+                self.num_actions,
+                c.net_arch,
+                c.encoder,
+                info.get("num_states"),
+                dueling=True,
+                init=c.init,
+            )
+        encoder, features = self.make_encoder()
+        network = QNetwork(encoder, self.make_head(features))
+        initialize(network, c.init)
+        return network
 
     @property
     def replay(self) -> ReplayBuffer | FrameReplay:
@@ -248,7 +285,7 @@ class DQNAgent:
     @torch.inference_mode()
     def q_values(self, observations: np.ndarray) -> torch.Tensor:
         """The online network's Q values for a batch of raw observations."""
-        return self.q_network(self._normalized(torch.as_tensor(observations, device=self.device)))
+        return self.q_network.q_values(self._normalized(torch.as_tensor(observations, device=self.device)))
 
     def action_values(self, observations: np.ndarray) -> np.ndarray:
         return self.q_values(observations).cpu().numpy()
@@ -302,9 +339,9 @@ class DQNAgent:
             self.target_updates = target_periods
         return metrics
 
-    def td_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The importance-weighted Huber loss between Q(s, a) and the TD target, Q(s, a) and the
-        TD errors of the batch."""
+    def td_loss(self, batch: Batch) -> LossResult:
+        """The importance-weighted Huber loss between Q(s, a) and the TD target, with Q(s, a)
+        and the TD errors of the batch."""
         c = self.config
         observations = self._normalized(batch.observations)
         next_observations = self._normalized(batch.next_observations)
@@ -319,9 +356,9 @@ class DQNAgent:
         targets = td_target(batch.rewards, batch.terminated, next_q_target, batch.discounts, next_q_online)
         q_values = all_q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         losses = F.smooth_l1_loss(q_values, targets, reduction="none")
-        return (batch.weights * losses).mean(), q_values, (targets - q_values).detach()
+        return LossResult((batch.weights * losses).mean(), q_values, (targets - q_values).detach())
 
-    def _loss_and_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _loss_and_gradients(self, batch: Batch) -> LossResult:
         """td_loss and its gradients; compiled when `compile` is on. The first compiled step
         (forward and backward) is tried, and if compilation fails, it and every later step runs
         eagerly: an error of the loss itself then surfaces from the eager run."""
@@ -329,10 +366,10 @@ class DQNAgent:
             try:
                 if self._compiled_loss is None:
                     self._compiled_loss = torch.compile(self.td_loss)
-                loss, q_values, td_errors = self._compiled_loss(batch)
+                result = self._compiled_loss(batch)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                return loss, q_values, td_errors
+                result.loss.backward()
+                return result
             except Exception as error:  # no compiler, unsupported platform: keep training, eagerly
                 if not self._first_compiled_step:
                     raise  # the compiled step worked before: this error is not the compiler's
@@ -342,10 +379,10 @@ class DQNAgent:
                 self._compile_failed = True
             finally:
                 self._first_compiled_step = False
-        loss, q_values, td_errors = self.td_loss(batch)
+        result = self.td_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        return loss, q_values, td_errors
+        result.loss.backward()
+        return result
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on the Huber TD loss; new priorities from the TD errors under

@@ -106,18 +106,28 @@ AUTO_ENCODERS = {"pixel": "nature_cnn", "grid": "minatar_cnn"}  # other kinds: m
 
 
 class QNetwork(nn.Module):
-    """An encoder followed by a linear head with one Q value per action."""
+    """An encoder followed by a head: by default a linear layer with one Q value per action.
 
-    def __init__(self, encoder: nn.Module, encoder_size: int, num_actions: int):
+    A head whose output is not Q values (a distribution per action, say quantiles of shape
+    (N, actions, quantiles)) defines `q_values(output)`, which acting reads (the mean over the
+    quantiles, for one); the loss reads the raw output."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module):
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(encoder_size, num_actions)
+        self.head = head
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(observations))
 
+    def q_values(self, observations: torch.Tensor) -> torch.Tensor:
+        output = self(observations)
+        to_q_values = getattr(self.head, "q_values", None)
+        return output if to_q_values is None else to_q_values(output)
+
     def heads(self) -> list[nn.Linear]:
-        return [self.head]
+        """The output layer (the head's last linear layer), which initialisation treats apart."""
+        return [module for module in self.head.modules() if isinstance(module, nn.Linear)][-1:]
 
 
 class _ScaleGradient(torch.autograd.Function):
@@ -179,6 +189,9 @@ class DuelingQNetwork(nn.Module):
         self.advantage = stream(encoder_size, stream_hidden_sizes, num_actions)
         self.trunk_gradient_scale = trunk_gradient_scale
 
+    def q_values(self, observations: torch.Tensor) -> torch.Tensor:
+        return self(observations)
+
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         features = scale_gradient(self.encoder(observations), self.trunk_gradient_scale)
         advantages = self.advantage(features)
@@ -210,7 +223,15 @@ def initialize(network: QNetwork | DuelingQNetwork, scheme: str) -> None:
         nn.init.zeros_(head.bias)
 
 
-def _torso(
+def encoder_hidden_sizes(encoder: str, kind: str, net_arch: Sequence[int]) -> tuple[str, list[int]]:
+    """The encoder `auto` means for an observation kind, and its hidden sizes: a CNN's fully
+    connected layer first, then net_arch."""
+    if encoder == "auto":
+        encoder = AUTO_ENCODERS.get(kind, "mlp")
+    return encoder, [CNNS[encoder][2], *net_arch] if encoder in CNNS else list(net_arch)
+
+
+def torso(
     kind: str, encoder: str, observation_shape: Sequence[int], hidden_sizes: Sequence[int], num_states: int | None
 ) -> tuple[nn.Module, int]:
     """The encoder with the given hidden layers, and its output size. For a CNN the first hidden
@@ -260,14 +281,12 @@ def build_q_network(
     MLP for vectors, one-hot + MLP for discrete states. `encoder` overrides the choice ('mlp',
     'nature_cnn' or 'minatar_cnn'). Dueling splits the last hidden layer into the two streams
     (see DuelingQNetwork)."""
-    if encoder == "auto":
-        encoder = AUTO_ENCODERS.get(kind, "mlp")
-    hidden_sizes = [CNNS[encoder][2], *net_arch] if encoder in CNNS else list(net_arch)
+    encoder, hidden_sizes = encoder_hidden_sizes(encoder, kind, net_arch)
     if dueling:
-        trunk, size = _torso(kind, encoder, observation_shape, hidden_sizes[:-1], num_states)
+        trunk, size = torso(kind, encoder, observation_shape, hidden_sizes[:-1], num_states)
         network: QNetwork | DuelingQNetwork = DuelingQNetwork(trunk, size, hidden_sizes[-1:], num_actions)
     else:
-        body, size = _torso(kind, encoder, observation_shape, hidden_sizes, num_states)
-        network = QNetwork(body, size, num_actions)
+        body, size = torso(kind, encoder, observation_shape, hidden_sizes, num_states)
+        network = QNetwork(body, nn.Linear(size, num_actions))
     initialize(network, init)
     return network
