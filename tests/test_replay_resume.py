@@ -180,3 +180,17 @@ def test_a_checkpoint_before_the_replay_exists_keeps_its_rng_state():
     _, saved_again = resumed.state()  # written before the first observe allocates the replay
     assert saved_again["replay_rng"] == meta["replay_rng"]
     assert resumed.replay.rng.bit_generator.state == trained.replay.rng.bit_generator.state
+
+
+def test_both_replay_memories_answer_the_replay_protocol():
+    import inspect
+
+    from rlkit.replay import Replay
+
+    vectors = ReplayBuffer(8, (4,), np.float32, torch.device("cpu"), np.random.SeedSequence(0))
+    frames = FrameReplay(8, 1, (4, 10, 10), torch.device("cpu"), np.random.SeedSequence(0), bit_planes=True)
+    for replay in (vectors, frames):
+        assert isinstance(replay, Replay)
+        for name in ("add", "sample", "update_priorities", "end_episodes", "state_arrays", "load_state_arrays"):
+            protocol = inspect.signature(getattr(Replay, name))
+            assert list(inspect.signature(getattr(replay, name)).parameters) == list(protocol.parameters)[1:], name

@@ -21,6 +21,7 @@ from rlkit.agents.networks import QNetwork, build_q_network, encoder_hidden_size
 from rlkit.agents.normalization import RunningNormalizer
 from rlkit.errors import RlkitError
 from rlkit.options import option
+from rlkit.replay import Replay
 from rlkit.replay.buffer import Batch, Prioritization, ReplayBuffer
 from rlkit.replay.frames import FrameReplay
 from rlkit.replay.transition import Transition
@@ -172,7 +173,7 @@ class DQNAgent:
             self.normalizer = RunningNormalizer(env_info["observation_shape"]).to(self.device)
         self.num_envs = num_envs
         self.seed = seed
-        self._replay: ReplayBuffer | FrameReplay | None = None  # allocated when first needed
+        self._replay: Replay | None = None  # allocated when first needed
         self._replay_rng_state: dict[str, Any] | None = None
         self._compiled_loss = None
         self._compile_failed = False  # not in the config: a failure here says nothing about a resumed run
@@ -219,7 +220,7 @@ class DQNAgent:
         return network
 
     @property
-    def replay(self) -> ReplayBuffer | FrameReplay:
+    def replay(self) -> Replay:
         """The replay buffer, allocated on first use (evaluation never allocates one). Pixel and
         grid observations go to a FrameReplay that stores each frame once (grids bit-packed)."""
         if self._replay is None:
