@@ -150,6 +150,7 @@ def test_the_run_folder_of_a_function_env_cannot_be_evaluated_from_another_proce
         ("example_train_evaluate.py", ["--steps", "20000"], "100 new episodes"),
         ("example_custom_env.py", ["--steps", "3000"], "Q at the upright centre"),
         ("example_lr_comparison.py", ["--steps", "3000", "--seeds", "1"], "learning rate 0.5"),
+        ("example_cliff_walking.py", ["--steps", "3000", "--seeds", "1"], "expected-sarsa"),
     ],
 )
 def test_the_example_scripts_run(tmp_path, script, args, expected):
