@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from rlkit.agents.dqn import DQNConfig
@@ -133,3 +135,69 @@ def test_list_prints_every_preset(cli):
 def test_preset_errors_raise_rlkit_error():
     with pytest.raises(RlkitError):
         build_config("dqn", "cartpole", overrides=["gamma=-1"])
+
+
+# ------------------------------------------------------------------ composition
+
+
+def _write(folder, name, text):
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_new_tabular_agent_takes_the_tabular_tuning_with_no_env_preset_edited():
+    config = build_config("expected-sarsa", "cartpole")
+    assert config.algo == "expected-sarsa"
+    assert config.env.bins == [1, 1, 6, 12] and config.train.total_steps == 300_000
+    assert config.agent.lr_schedule == "linear"  # [tuned.tabular]
+
+
+def test_an_extending_preset_keeps_the_env_tuning_and_its_own_values_win(tmp_path):
+    wide = _write(tmp_path, "wide.toml", 'extends = "dqn"\n[agent]\nnet_arch = [256, 256]\nlearning_rate = 2e-3\n')
+    config = build_config(wide, "cartpole")
+    assert config.algo == "dqn" and config.agent.net_arch == [256, 256] and config.agent.learning_rate == 2e-3
+    assert config.env.num_envs == 8 and config.agent.n_steps == 5  # cartpole's [tuned.dqn]
+    assert config.agent.target_update_interval == 1 and config.agent.tau == 0.005  # dqn.toml, under the tuning
+
+
+def test_values_of_a_preset_file_win_over_the_env_tuning(tmp_path):
+    best = _write(tmp_path, "best.toml", 'algo = "dqn"\n[agent]\nlearning_rate = 7e-4\nbatch_size = 32\n')
+    config = build_config(best, "cartpole")
+    assert config.agent.learning_rate == 7e-4 and config.agent.batch_size == 32
+    assert config.agent.n_steps == 5  # keys the file leaves alone still come from [tuned.dqn]
+
+
+def test_a_per_preset_table_applies_to_that_preset_only(tmp_path):
+    env = _write(
+        tmp_path,
+        "env.toml",
+        '[env]\nid = "CartPole-v1"\n[tuned.dqn]\nbatch_size = 48\n[tuned.preset.dqn-fast]\nbatch_size = 96\n',
+    )
+    assert build_config("dqn-fast", env).agent.batch_size == 96
+    assert build_config("dqn", env).agent.batch_size == 48
+
+
+def test_bad_composition_gets_one_line(tmp_path):
+    a = _write(tmp_path, "a.toml", f'extends = "{tmp_path / "b.toml"}"\n')
+    _write(tmp_path, "b.toml", f'extends = "{a}"\n')
+    with pytest.raises(RlkitError, match="extends makes a cycle"):
+        build_config(a, "cartpole")
+    changed = _write(tmp_path, "c.toml", 'extends = "dqn"\nalgo = "qlearning"\n')
+    with pytest.raises(RlkitError, match="an extending preset keeps its algo"):
+        build_config(changed, "taxi")
+    env = _write(tmp_path, "e.toml", '[env]\nid = "Taxi-v4"\n[tuned.qlearning]\nlearning_rate = 0.5\n')
+    with pytest.raises(RlkitError, match=r"\[tuned.qlearning\] is not a family of agents.*valid: \[tuned.dqn\]"):
+        build_config("qlearning", env)
+    unknown = _write(tmp_path, "u.toml", 'algo = "sarsa"\n')
+    with pytest.raises(RlkitError, match="not a registered agent.*valid: "):
+        build_config(unknown, "taxi")
+
+
+def test_print_config_and_resolved_help_keys(cli, tmp_path):
+    runs = tmp_path / "runs"
+    code, out, _ = cli("train", "--agent", "expected-sarsa", "--env", "cartpole", "--print-config", "--run-dir", runs)
+    assert code == 0 and json.loads(out)["env"]["bins"] == [1, 1, 6, 12]
+    code, out, _ = cli("train", "--help-keys", "--agent", "dqn", "--env", "cartpole", "--set", "batch_size=80")
+    assert code == 0 and "batch_size = 80" in out and "net_arch = [128, 128]" in out
+    assert not runs.exists()  # nothing trained, no run folder
