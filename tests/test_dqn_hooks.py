@@ -42,7 +42,7 @@ class QRDQN(DQNAgent):
         return QuantileHead(features, self.num_actions)
 
     def td_loss(self, batch) -> LossResult:
-        rows = torch.arange(len(batch.actions))
+        rows = torch.arange(len(batch.actions), device=batch.actions.device)
         quantiles = self.q_network(batch.observations)[rows, batch.actions]  # (B, N)
         with torch.no_grad():
             following = self.target_network(batch.next_observations)  # (B, A, N)
@@ -50,7 +50,7 @@ class QRDQN(DQNAgent):
             continues = batch.discounts * (1.0 - batch.terminated.float())
             targets = batch.rewards[:, None] + continues[:, None] * following[rows, best]
         errors = targets[:, None, :] - quantiles[:, :, None]  # (B, N quantiles, N targets)
-        taus = (torch.arange(QUANTILES, dtype=quantiles.dtype) + 0.5) / QUANTILES
+        taus = (torch.arange(QUANTILES, dtype=quantiles.dtype, device=quantiles.device) + 0.5) / QUANTILES
         huber = F.smooth_l1_loss(
             quantiles[:, :, None].expand_as(errors), targets[:, None, :].expand_as(errors), reduction="none"
         )
