@@ -1,0 +1,44 @@
+"""The README's MinAtar table: per game, each seed's final greedy return (eval.json, 100
+episodes), their mean with a 95% t-interval over seeds, and the wall minutes of each run.
+
+    python scripts/minatar_table.py runs/minatar-*/dqn-minatar-fast
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+# two-sided 95% Student t quantiles by degrees of freedom
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def row(folder: Path) -> str:
+    results = [json.loads(path.read_text()) for path in sorted(folder.glob("*/eval.json"))]
+    results.sort(key=lambda result: result["seed"])
+    finals = [result["return_mean"] for result in results]
+    minutes = [result["evaluations"][-1]["time_s"] / 60 for result in results]
+    mean = statistics.fmean(finals)
+    half = T95[len(finals) - 1] * statistics.stdev(finals) / len(finals) ** 0.5 if len(finals) > 1 else float("nan")
+    seeds = ", ".join(f"{final:.1f} ({result['seed']})" for final, result in zip(finals, results))
+    steps = results[0]["step"]
+    return (
+        f"| {results[0]['env_id']} | {steps:,} | {seeds} | {mean:.1f} [{mean - half:.1f}, {mean + half:.1f}] | "
+        f"{min(minutes):.1f}–{max(minutes):.1f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="+", type=Path, help="one folder of runs per game (<run-dir>/<env>/<agent>)")
+    args = parser.parse_args()
+    print("| game | steps | final greedy return (seed) | mean [95% CI] | wall minutes |\n|---|---|---|---|---|")
+    for folder in args.folders:
+        if any(folder.glob("*/eval.json")):  # runs still training have none yet
+            print(row(folder))
+
+
+if __name__ == "__main__":
+    main()
