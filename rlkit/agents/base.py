@@ -13,6 +13,7 @@ from rlkit.errors import RlkitError
 from rlkit.options import option
 from rlkit.replay.transition import Transition
 from rlkit.schedules import linear, scheduled_value
+from rlkit.streams import Stream, generator
 
 
 @dataclass
@@ -128,6 +129,32 @@ class Agent(Protocol):
         """The replay buffer's contents, or None for agents without one."""
 
     def load_replay(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+class BaseAgent:
+    """What every agent shares: its config section, the horizon of its schedules, its
+    exploration stream (a child of the run's seed, rlkit.streams) and the schedules read from
+    the config: ε or the softmax temperature, and the learning rate."""
+
+    def __init__(self, config: AgentConfig, total_steps: int, seed: int):
+        self.config = config
+        self.total_steps = total_steps
+        self.rng = generator(seed, Stream.EXPLORATION)
+
+    def epsilon(self, step: int) -> float:
+        return self.config.epsilon_at(step, self.total_steps)
+
+    def temperature(self, step: int) -> float:
+        return self.config.temperature_at(step, self.total_steps)
+
+    def learning_rate(self, step: int) -> float:
+        return self.config.learning_rate_at(step, self.total_steps)
+
+    def schedule_values(self, step: int) -> dict[str, float]:
+        """The exploration schedule and the learning rate under their metric names."""
+        return self.config.exploration_metric(step, self.total_steps) | {
+            "train/learning_rate": self.learning_rate(step)
+        }
 
 
 @dataclass(frozen=True)

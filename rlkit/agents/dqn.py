@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlkit.agents.base import AgentConfig, register
+from rlkit.agents.base import AgentConfig, BaseAgent, register
 from rlkit.agents.exploration import boltzmann
 from rlkit.agents.networks import QNetwork, build_q_network, encoder_hidden_sizes, initialize, torso
 from rlkit.agents.normalization import RunningNormalizer
@@ -26,7 +26,7 @@ from rlkit.replay.buffer import Batch, Prioritization, ReplayBuffer
 from rlkit.replay.frames import FrameReplay
 from rlkit.replay.transition import Transition
 from rlkit.schedules import linear
-from rlkit.streams import Stream, generator, sequence, torch_seed
+from rlkit.streams import Stream, sequence, torch_seed
 
 
 def td_target(
@@ -134,7 +134,7 @@ class DQNConfig(AgentConfig):
 
 
 @register("dqn", DQNConfig, family="dqn")
-class DQNAgent:
+class DQNAgent(BaseAgent):
     """DQN: a Q network learned from replayed transitions against a target network.
 
     Acts ε-greedily (or by softmax) in batches, stores every transition, learns every
@@ -149,8 +149,7 @@ class DQNAgent:
         device: str = "cpu",
         num_envs: int = 1,
     ):
-        self.config = config
-        self.total_steps = total_steps
+        super().__init__(config, total_steps, seed)
         self.device = torch.device(device)
         self.num_actions = env_info["num_actions"]
         self.env_info = env_info
@@ -178,7 +177,6 @@ class DQNAgent:
         self._compiled_loss = None
         self._compile_failed = False  # not in the config: a failure here says nothing about a resumed run
         self._first_compiled_step = True
-        self.rng = generator(seed, Stream.EXPLORATION)
         self.training_rounds = 0  # train_freq periods seen so far
         self.target_updates = 0  # target_update_interval periods seen so far
         self.gradient_steps_done = 0
@@ -258,12 +256,6 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ schedules
 
-    def epsilon(self, step: int) -> float:
-        return self.config.epsilon_at(step, self.total_steps)
-
-    def learning_rate(self, step: int) -> float:
-        return self.config.learning_rate_at(step, self.total_steps)
-
     def per_beta(self, step: int) -> float:
         """The importance-weight exponent: per_beta at step 0, annealed linearly to 1 at the end."""
         return linear(self.config.per_beta, 1.0, self.total_steps, step)
@@ -272,8 +264,7 @@ class DQNAgent:
         return {}
 
     def schedule_values(self, step: int) -> dict[str, float]:
-        values = self.config.exploration_metric(step, self.total_steps)
-        values["train/learning_rate"] = self.learning_rate(step)
+        values = super().schedule_values(step)
         if self.config.prioritized_replay:
             values["train/per_beta"] = self.per_beta(step)
         return values
@@ -302,7 +293,7 @@ class DQNAgent:
         if step < self.config.learning_starts:
             return self._epsilon_greedy(observations, 1.0, self.rng)
         if self.config.exploration == "softmax":
-            temperature = self.config.temperature_at(step, self.total_steps)
+            temperature = self.temperature(step)
             return boltzmann(self.q_values(observations).cpu().numpy(), temperature, self.rng)
         return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
 

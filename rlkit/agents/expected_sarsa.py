@@ -27,7 +27,7 @@ class ExpectedSarsaAgent(QLearningAgent):
     def next_value(self, next_state: int, step: int) -> float:
         q_values = self.q_table[next_state : next_state + 1]
         if self.config.exploration == "softmax":
-            policy = boltzmann_probabilities(q_values, self.config.temperature_at(step, self.total_steps))
+            policy = boltzmann_probabilities(q_values, self.temperature(step))
         else:
             policy = epsilon_greedy_probabilities(q_values, self.epsilon(step))
         return float(policy[0] @ q_values[0])

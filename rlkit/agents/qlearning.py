@@ -8,13 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from rlkit.agents.base import AgentConfig, register
+from rlkit.agents.base import AgentConfig, BaseAgent, register
 from rlkit.agents.exploration import boltzmann
 from rlkit.agents.images import heatmap, policy_map
 from rlkit.errors import RlkitError
 from rlkit.options import option
 from rlkit.replay.transition import Transition
-from rlkit.streams import Stream, generator
 
 
 def tabular_update(
@@ -64,7 +63,7 @@ class QLearningConfig(AgentConfig):
 
 
 @register("qlearning", QLearningConfig, family="tabular", discrete_states=True)
-class QLearningAgent:
+class QLearningAgent(BaseAgent):
     """Tabular Q-learning: a Q-table over discrete (or discretized) states."""
 
     def __init__(
@@ -85,18 +84,10 @@ class QLearningAgent:
             raise RlkitError(
                 f"qlearning needs discrete states, but the env gives {env_info['kind']} observations: {hint}"
             )
-        self.config = config
-        self.total_steps = total_steps
+        super().__init__(config, total_steps, seed)
         self.num_actions = env_info["num_actions"]
         self.q_table = np.full((env_info["num_states"], self.num_actions), config.initial_q, dtype=np.float64)
         self.grid = env_info.get("grid")
-        self.rng = generator(seed, Stream.EXPLORATION)
-
-    def epsilon(self, step: int) -> float:
-        return self.config.epsilon_at(step, self.total_steps)
-
-    def learning_rate(self, step: int) -> float:
-        return self.config.learning_rate_at(step, self.total_steps)
 
     def _epsilon_greedy(self, states: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         actions = greedy(self.q_table[states], rng)
@@ -110,7 +101,7 @@ class QLearningAgent:
 
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
         if self.config.exploration == "softmax":
-            return boltzmann(self.q_table[observations], self.config.temperature_at(step, self.total_steps), self.rng)
+            return boltzmann(self.q_table[observations], self.temperature(step), self.rng)
         return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
 
     def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
@@ -143,11 +134,6 @@ class QLearningAgent:
         if self.grid is not None and (policy := policy_map(self.q_table, self.grid)) is not None:
             pictures["policy"] = policy
         return pictures
-
-    def schedule_values(self, step: int) -> dict[str, float]:
-        return self.config.exploration_metric(step, self.total_steps) | {
-            "train/learning_rate": self.learning_rate(step)
-        }
 
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         tensors = {"q_table": self.q_table}
