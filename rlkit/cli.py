@@ -206,7 +206,7 @@ def _list() -> int:
     from rlkit.config import load_preset, preset_files
 
     print("algorithms (algo = ... in an agent preset; family: the [tuned.<family>] table of env presets they take):")
-    for name, spec in registry().items():
+    for name, spec in sorted(registry().items()):
         print(f"  {name:<16} family {spec.family:<8} {spec.summary}")
     for kind in ("agents", "envs"):
         print(f"{kind}:")
