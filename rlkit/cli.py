@@ -224,7 +224,8 @@ def _train(args: argparse.Namespace) -> int:
         if args.resume is not None or args.seeds is not None:
             flag = "--help-keys" if args.help_keys else "--print-config"
             raise RlkitError(f"{flag} resolves a new run's config; it does not go with --resume or --seeds")
-        if args.help_keys and args.agent is None and args.env is None:
+        resolving = args.agent or args.env or args.set or args.steps is not None or args.seed is not None
+        if args.help_keys and not resolving:
             print(key_help())
             return 0
         config = build_config(args.agent or DEFAULT_AGENT, args.env or DEFAULT_ENV, args.steps, args.seed, args.set)

@@ -1,11 +1,10 @@
-"""Typed configs, preset loading, `--set key=value` overrides and validation.
+"""Typed configs, preset loading and composition, `--set` overrides and validation.
 
 A run's config has three sections: `env` (what to build, see rlkit.envs.EnvConfig), `train`
 (the loop: steps, evaluation, checkpoints) and `agent` (the algorithm's hyperparameters, named
-as Stable-Baselines3 names them). Values are applied in this order, later ones winning:
-dataclass defaults, the agent preset, the env preset, the env preset's `[tuned.<agent preset>]`
-table, `--steps`/`--seed`, and `--set` pairs. Any bad key or value raises RlkitError with one
-line that names it and what is valid.
+as Stable-Baselines3 names them; each agent's config class comes from the registry). How agent
+presets, env presets and their tuned tables compose is build_config's docstring. Any bad key or
+value raises RlkitError with one line that names it and what is valid.
 """
 
 from __future__ import annotations
@@ -326,12 +325,23 @@ def _agent_chain(agent: str) -> list[tuple[str, dict[str, Any], bool]]:
             names = " extends ".join([entry[0] for entry in reversed(chain)] + [display])
             raise RlkitError(f"agent preset {agent}: extends makes a cycle ({names})")
         parent = data.get("extends")
-        chain.append((display, data, parent is not None or _looks_like_path(name)))
+        chain.append((display, data, parent is not None or not _built_in(name)))
         if parent is None:
             return chain[::-1]
         if not isinstance(parent, str):
             raise RlkitError(f"{display}: extends = {parent!r} is not valid; valid: an agent preset name or a path")
+        if _looks_like_path(display) and parent.endswith(".toml") and not Path(parent).is_absolute():
+            parent = str(Path(display).parent / parent)  # a relative path is read from the extending file's folder
         name = parent
+
+
+def _built_in(name: str) -> bool:
+    """Whether an agent preset is one of rlkit's own: given by name, or by a path into the
+    presets folder (`--agent agents/dqn.toml` means what `--agent dqn` means)."""
+    if not _looks_like_path(name):
+        return True
+    own = {Path(str(entry)).resolve() for entry in preset_files("agents").values()}
+    return Path(name).resolve() in own
 
 
 def _algo(chain: list[tuple[str, dict[str, Any], bool]]) -> str:
@@ -357,14 +367,21 @@ def _tuned_tables(env_name: str, env_data: dict[str, Any]) -> dict[str, Any]:
     """An env preset's [tuned] table, its keys checked: one table per algorithm family, and
     [tuned.preset.<agent preset>] tables."""
     tuned = _table(env_data, "tuned", env_name)
-    families = sorted({spec.family for spec in registry().values()})
+    agents = registry()
+    families = sorted({spec.family for spec in agents.values()})
     for key in tuned:
         if key != "preset" and key not in families:
+            hint = f" (the {key} agent's family is {agents[key].family})" if key in agents else _suggest(key, families)
             raise RlkitError(
-                f"{env_name}: [tuned.{key}] is not a family of agents{_suggest(key, families)}; valid: "
+                f"{env_name}: [tuned.{key}] is not a family of agents{hint}; valid: "
                 + ", ".join(f"[tuned.{family}]" for family in families)
                 + ", [tuned.preset.<agent preset>]"
             )
+    presets = preset_files("agents")
+    for name, table in _table(tuned, "preset", env_name).items():
+        if name not in presets or not isinstance(table, dict):
+            what = "a table" if name in presets else f"an agent preset{_suggest(name, presets)}"
+            raise RlkitError(f"{env_name}: [tuned.preset.{name}] must name {what}; valid: {', '.join(presets)}")
     return tuned
 
 
@@ -407,9 +424,10 @@ def build_config(
     tuned = _tuned_tables(env_name, env_data)
     sections.update(_table(tuned, spec.family, env_name), f"env preset {env_name} [tuned.{spec.family}]")
     apply_agent_presets(specific=True)
-    if not _looks_like_path(agent_name):
-        per_preset = _table(_table(tuned, "preset", env_name), agent_name, env_name)
-        sections.update(per_preset, f"env preset {env_name} [tuned.preset.{agent_name}]")
+    if _built_in(agent_name):
+        preset_name = Path(agent_name).stem
+        per_preset = _table(_table(tuned, "preset", env_name), preset_name, env_name)
+        sections.update(per_preset, f"env preset {env_name} [tuned.preset.{preset_name}]")
 
     if steps is not None:
         sections.set("train.total_steps", steps, "--steps")

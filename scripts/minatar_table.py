@@ -11,8 +11,14 @@ import json
 import statistics
 from pathlib import Path
 
-# two-sided 95% Student t quantiles by degrees of freedom
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+# two-sided 95% Student t quantiles by degrees of freedom (1.96 beyond 30)
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+T95 |= {11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093}
+T95 |= {20: 2.086, 25: 2.060, 30: 2.042}
+
+
+def t95(degrees: int) -> float:
+    return T95.get(degrees) or T95[max(d for d in T95 if d <= degrees)] if degrees <= 30 else 1.96
 
 
 def row(folder: Path) -> str:
@@ -21,7 +27,7 @@ def row(folder: Path) -> str:
     finals = [result["return_mean"] for result in results]
     minutes = [result["evaluations"][-1]["time_s"] / 60 for result in results]
     mean = statistics.fmean(finals)
-    half = T95[len(finals) - 1] * statistics.stdev(finals) / len(finals) ** 0.5 if len(finals) > 1 else float("nan")
+    half = t95(len(finals) - 1) * statistics.stdev(finals) / len(finals) ** 0.5 if len(finals) > 1 else float("nan")
     seeds = ", ".join(f"{final:.1f} ({result['seed']})" for final, result in zip(finals, results))
     steps = results[0]["step"]
     return (

@@ -1,15 +1,11 @@
 """scripts/ablate.py on a tiny budget: runs, table numbers from the runs, and a refused --out."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ablate.py"
 
-
-@pytest.fixture(scope="module")
 def test_ablation_tables_come_from_the_runs(ablate, tmp_path, capsys):
     out = tmp_path / "ablation"
     args = ["--out", out, "--envs", "cartpole", "--variants", "plain", "all", "--seeds", "1-2"]

@@ -240,7 +240,6 @@ def test_eval_json_needs_force_to_overwrite(cli, finished_run, tmp_path):
     assert json.loads(existing.read_text())["episodes"] == 1
 
 
-@pytest.fixture(scope="module")
 def test_ablate_needs_force_to_train_into_an_existing_folder(ablate, tmp_path, capsys):
     out = tmp_path / "ablation"
     stale = out / "cartpole" / "plain" / "seed-9"

@@ -201,3 +201,35 @@ def test_print_config_and_resolved_help_keys(cli, tmp_path):
     code, out, _ = cli("train", "--help-keys", "--agent", "dqn", "--env", "cartpole", "--set", "batch_size=80")
     assert code == 0 and "batch_size = 80" in out and "net_arch = [128, 128]" in out
     assert not runs.exists()  # nothing trained, no run folder
+
+
+def test_a_path_to_a_built_in_preset_means_what_its_name_means(tmp_path):
+    by_path, by_name = build_config("agents/dqn.toml", "cartpole"), build_config("dqn", "cartpole")
+    assert (by_path.agent, by_path.env, by_path.train) == (by_name.agent, by_name.env, by_name.train)
+
+
+def test_a_relative_extends_is_read_from_the_extending_files_folder(tmp_path, monkeypatch):
+    (tmp_path / "presets").mkdir()
+    _write(tmp_path / "presets", "base.toml", 'extends = "dqn"\n[agent]\nbatch_size = 40\n')
+    child = _write(tmp_path / "presets", "child.toml", 'extends = "base.toml"\n[agent]\ngamma = 0.9\n')
+    monkeypatch.chdir(tmp_path)  # not the presets' folder
+    config = build_config(child, "cartpole")
+    assert config.agent.batch_size == 40 and config.agent.gamma == 0.9
+
+
+def test_a_per_preset_table_must_name_an_agent_preset(tmp_path):
+    env = _write(tmp_path, "env.toml", '[env]\nid = "CartPole-v1"\n[tuned.preset.dqn-fsat]\nbatch_size = 96\n')
+    with pytest.raises(
+        RlkitError, match=r"\[tuned.preset.dqn-fsat\] must name an agent preset \(did you mean dqn-fast"
+    ):
+        build_config("dqn", env)
+    env = _write(tmp_path, "old.toml", '[env]\nid = "Taxi-v4"\n[tuned.qlearning]\nlearning_rate = 0.5\n')
+    with pytest.raises(RlkitError, match=r"the qlearning agent's family is tabular"):
+        build_config("qlearning", env)
+
+
+def test_help_keys_with_set_alone_resolves_the_default_agent_and_env(cli):
+    code, out, _ = cli("train", "--help-keys", "--set", "learning_rate=0.3")
+    assert code == 0 and "learning_rate = 0.3" in out and "resolved for qlearning on taxi" in out
+    code, _, err = cli("train", "--help-keys", "--set", "learning_rate=-1")
+    assert code == 2 and "learning_rate" in err

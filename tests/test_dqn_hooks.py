@@ -94,3 +94,11 @@ def test_a_distributional_subclass_trains_through_the_registry(qr_dqn, tmp_path)
     policy = rlkit.load(result.run_dir)  # a checkpoint of the variant loads back into the variant
     assert isinstance(policy.agent, QRDQN)
     assert torch.equal(policy.agent.q_network.head.linear.weight, weights.detach())
+
+
+def test_dueling_refuses_a_variant_with_its_own_head(qr_dqn):
+    from rlkit.errors import RlkitError
+
+    config = build_config("dqn", "cartpole", values={"env.num_envs": 1, "dueling": True})
+    with pytest.raises(RlkitError, match="dueling = true builds its own value and advantage streams.*make_head"):
+        registry()[qr_dqn].agent_class(config.agent, describe(config.env), 1_000, 0)

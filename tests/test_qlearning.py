@@ -1,9 +1,15 @@
 import numpy as np
 import pytest
 
-from rlkit.agents.qlearning import QLearningAgent, QLearningConfig, greedy, q_learning_update
+from rlkit.agents.qlearning import QLearningAgent, QLearningConfig, greedy, tabular_update
 from rlkit.errors import RlkitError
 from rlkit.replay.transition import Transition
+
+
+def q_learning_update(q, state, action, reward, next_state, terminated, alpha, gamma):
+    """Q-learning's update: the tabular update with max_a' Q(s', a') as the next state's value."""
+    return tabular_update(q, state, action, reward, q[next_state].max(), terminated, alpha, gamma)
+
 
 INFO = {"kind": "discrete", "observation_shape": [], "observation_dtype": "int64", "num_states": 2, "num_actions": 2}
 

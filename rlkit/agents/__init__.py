@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
+import warnings
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,10 @@ def registry() -> dict[str, AgentSpec]:
             try:
                 entry.load()
             except Exception as error:  # a broken plug-in must not hide rlkit's own agents
-                raise RlkitError(f"agent plug-in {entry.name} ({entry.value}) failed to import: {error}") from error
+                warnings.warn(
+                    f"agent plug-in {entry.name} ({entry.value}) failed to import and is left out: {error}",
+                    stacklevel=2,
+                )
         _discovered = True
     return REGISTRY
 

@@ -136,6 +136,8 @@ class BaseAgent:
     exploration stream (a child of the run's seed, rlkit.streams) and the schedules read from
     the config: ε or the softmax temperature, and the learning rate."""
 
+    algo = "agent"  # its registered name, set by register
+
     def __init__(self, config: AgentConfig, total_steps: int, seed: int):
         self.config = config
         self.total_steps = total_steps
@@ -188,6 +190,7 @@ def register(name: str, config: type[AgentConfig], family: str, discrete_states:
                 f"agent {name!r} is registered twice: by {REGISTRY[name].agent_class.__module__} and {cls.__module__}"
             )
         REGISTRY[name] = AgentSpec(name, cls, config, family, discrete_states)
+        cls.algo = name  # the name presets give it, for messages
         return cls
 
     return decorate

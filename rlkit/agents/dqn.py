@@ -202,6 +202,16 @@ class DQNAgent(BaseAgent):
         the last hidden layer into its two streams."""
         info, c = self.env_info, self.config
         if c.dueling:
+            overridden = [
+                name
+                for name in ("make_encoder", "make_head")
+                if getattr(type(self), name) is not getattr(DQNAgent, name)
+            ]
+            if overridden:
+                raise RlkitError(
+                    f"agent.dueling = true builds its own value and advantage streams, which {type(self).__name__}'s "
+                    f"{' and '.join(overridden)} would not shape; valid: dueling = false for this agent"
+                )
             return build_q_network(
                 info["kind"],
                 info["observation_shape"],

@@ -218,9 +218,11 @@ def initialize(network: QNetwork | DuelingQNetwork, scheme: str) -> None:
                 nn.init.orthogonal_(module.weight, gain=1.0 if is_head else nn.init.calculate_gain("relu"))
             else:
                 raise ValueError(f"unknown init {scheme!r}; valid: default, kaiming, xavier, orthogonal")
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
     for head in heads:
-        nn.init.zeros_(head.bias)
+        if head.bias is not None:
+            nn.init.zeros_(head.bias)
 
 
 def encoder_hidden_sizes(encoder: str, kind: str, net_arch: Sequence[int]) -> tuple[str, list[int]]:

@@ -34,20 +34,6 @@ def tabular_update(
     return float(td_error)
 
 
-def q_learning_update(
-    q_table: np.ndarray,
-    state: int,
-    action: int,
-    reward: float,
-    next_state: int,
-    terminated: bool,
-    alpha: float,
-    gamma: float,
-) -> float:
-    """Q(s,a) += α (r + γ (1 − terminated) max_a' Q(s',a') − Q(s,a)); returns the TD error."""
-    return tabular_update(q_table, state, action, reward, q_table[next_state].max(), terminated, alpha, gamma)
-
-
 def greedy(q_values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Argmax per row, ties broken at random (an all-zero table does not always pick action 0)."""
     best = q_values == q_values.max(axis=1, keepdims=True)
@@ -82,7 +68,7 @@ class QLearningAgent(BaseAgent):
                 "vector": "set env.bins (and env.low/env.high) to discretize them, or use the dqn agent",
             }[env_info["kind"]]
             raise RlkitError(
-                f"qlearning needs discrete states, but the env gives {env_info['kind']} observations: {hint}"
+                f"{self.algo} needs discrete states, but the env gives {env_info['kind']} observations: {hint}"
             )
         super().__init__(config, total_steps, seed)
         self.num_actions = env_info["num_actions"]
@@ -152,4 +138,4 @@ class QLearningAgent(BaseAgent):
         return None
 
     def load_replay(self, arrays: dict[str, np.ndarray]) -> None:
-        raise RlkitError("qlearning keeps no replay buffer")
+        raise RlkitError(f"{self.algo} keeps no replay buffer")

@@ -4,11 +4,12 @@ Replay protocol below, which is all an agent may rely on."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from rlkit.replay.buffer import Batch
+if TYPE_CHECKING:  # the protocol needs no torch at import time
+    from rlkit.replay.buffer import Batch
 
 
 @runtime_checkable
@@ -56,4 +57,4 @@ class Replay(Protocol):
         """Restore what state_arrays returned."""
 
 
-__all__ = ["Batch", "Replay"]
+__all__ = ["Replay"]
