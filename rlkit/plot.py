@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from rlkit.errors import RlkitError
+from rlkit.run.study import bootstrap_interval, iqm, run_settings
 
 
 def find_runs(path: Path) -> list[Path]:
@@ -36,22 +37,6 @@ def read_curve(run: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([s.step for s in scalars]), np.array([s.value for s in scalars])
 
 
-def iqm(values: np.ndarray) -> float:
-    """Interquartile mean: the mean of the middle 50% of the sorted values (Agarwal et al. 2021)."""
-    ordered = np.sort(np.asarray(values, dtype=float))
-    cut = int(0.25 * len(ordered))
-    return float(np.mean(ordered[cut : len(ordered) - cut]))
-
-
-def bootstrap_interval(values: np.ndarray, statistic, samples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of `statistic` over the seeds in `values`."""
-    values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    draws = [statistic(values[rng.integers(len(values), size=len(values))]) for _ in range(samples)]
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def group_curve(runs: list[Path], metric: str) -> dict[str, Any]:
     """Mean curve over seeds on the steps every run logged, with a 95% bootstrap band."""
     curves = [read_curve(run, metric) for run in runs]
@@ -73,37 +58,7 @@ def group_curve(runs: list[Path], metric: str) -> dict[str, Any]:
     }
 
 
-# settings that do not change what is learned: runs that differ only in these are seeds of one config
-NOT_THE_EXPERIMENT = (
-    "train.seed",
-    "train.solved_return",
-    "train.device",
-    "train.torch_threads",
-    "train.log_interval",
-    "train.checkpoint_interval",
-    "train.keep_checkpoints",
-    "train.save_replay",
-    "train.eval_video",
-    "agent.compile",
-    "agent.replay_on_device",
-)
 SEEDS_FOR_AN_INTERVAL = 5
-
-
-def run_settings(run: Path) -> dict[str, Any] | None:
-    """A run's config.json as {"env.id": ..., "agent.gamma": ..., ...} (values as JSON text),
-    without the settings that do not change what is learned; None without a config.json."""
-    path = run / "config.json"
-    if not path.is_file():
-        return None
-    config = json.loads(path.read_text())
-    settings = {
-        f"{section}.{key}": json.dumps(value, sort_keys=True)
-        for section in ("env", "train", "agent")
-        for key, value in config.get(section, {}).items()
-    }
-    settings["agent"] = json.dumps(Path(config.get("agent_preset", "?")).stem)
-    return {key: value for key, value in settings.items() if key not in NOT_THE_EXPERIMENT}
 
 
 def group_runs(paths: list[Path]) -> list[tuple[dict[str, Any] | None, list[Path]]]:

@@ -30,8 +30,9 @@ import numpy as np
 
 from rlkit.config import build_config
 from rlkit.errors import RlkitError
-from rlkit.plot import bootstrap_interval, draw, find_runs, iqm, read_curve
+from rlkit.plot import draw, find_runs, read_curve
 from rlkit.run.launch import parse_seeds
+from rlkit.run.study import bootstrap_interval, iqm
 from rlkit.run.trainer import Run
 
 SWITCHES = {

@@ -25,7 +25,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from rlkit.envs import is_atari, is_minatar
-from rlkit.plot import NOT_THE_EXPERIMENT
+from rlkit.run.study import NOT_THE_EXPERIMENT
 
 # TensorBoard's Custom Scalars page: one chart per quantity, so that each gets its own y axis
 LAYOUT = {
