@@ -37,6 +37,18 @@ def mlp(input_size: int, hidden_sizes: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def fully_connected(
+    convolutions: nn.Module, observation_shape: Sequence[int], features: int | None
+) -> tuple[nn.Module, int]:
+    """The layer after a CNN's convolutions: Linear + ReLU of `features` units on their flattened
+    output (nothing if None), and the width that comes out."""
+    with torch.no_grad():
+        flat_size = convolutions(torch.zeros(1, *observation_shape)).shape[1]
+    if features is None:
+        return nn.Identity(), flat_size
+    return nn.Sequential(nn.Linear(flat_size, features), nn.ReLU()), features
+
+
 NATURE_FEATURES = 512  # units of the Nature CNN's fully connected layer
 
 
@@ -57,14 +69,7 @@ class NatureCNN(nn.Module):
             nn.ReLU(),
             nn.Flatten(),
         )
-        with torch.no_grad():
-            flat_size = self.convolutions(torch.zeros(1, *observation_shape)).shape[1]
-        if features is None:
-            self.linear: nn.Module = nn.Identity()
-            self.output_size = flat_size
-        else:
-            self.linear = nn.Sequential(nn.Linear(flat_size, features), nn.ReLU())
-            self.output_size = features
+        self.linear, self.output_size = fully_connected(self.convolutions, observation_shape, features)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.linear(self.convolutions(frames.float() / 255.0))
@@ -84,14 +89,7 @@ class MinAtarCNN(nn.Module):
         self.convolutions = nn.Sequential(
             nn.Conv2d(observation_shape[0], 16, kernel_size=3, stride=1), nn.ReLU(), nn.Flatten()
         )
-        with torch.no_grad():
-            flat_size = self.convolutions(torch.zeros(1, *observation_shape)).shape[1]
-        if features is None:
-            self.linear: nn.Module = nn.Identity()
-            self.output_size = flat_size
-        else:
-            self.linear = nn.Sequential(nn.Linear(flat_size, features), nn.ReLU())
-            self.output_size = features
+        self.linear, self.output_size = fully_connected(self.convolutions, observation_shape, features)
 
     def forward(self, planes: torch.Tensor) -> torch.Tensor:
         return self.linear(self.convolutions(planes.float()))
