@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from rlkit.agents.qlearning import QLearningAgent, QLearningConfig, greedy, tabular_update
+from rlkit.agents.exploration import epsilon_greedy
+from rlkit.agents.qlearning import QLearningAgent, QLearningConfig, tabular_update
 from rlkit.errors import RlkitError
 from rlkit.replay.transition import Transition
 
@@ -68,9 +69,13 @@ def test_epsilon_and_alpha_schedules():
 
 def test_greedy_breaks_ties_at_random_but_follows_the_best():
     rng = np.random.default_rng(0)
-    picks = greedy(np.zeros((1000, 3)), rng)
+
+    def greedy(q_values):
+        return epsilon_greedy(lambda: q_values, len(q_values), q_values.shape[1], 0.0, rng)
+
+    picks = greedy(np.zeros((1000, 3)))
     assert set(np.unique(picks)) == {0, 1, 2}
-    assert (greedy(np.array([[0.0, 1.0, 0.5]] * 10), rng) == 1).all()
+    assert (greedy(np.array([[0.0, 1.0, 0.5]] * 10)) == 1).all()
 
 
 def test_epsilon_one_acts_uniformly():

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from rlkit.agents.exploration import boltzmann, epsilon_greedy
 from rlkit.errors import RlkitError
 from rlkit.options import option
 from rlkit.replay.transition import Transition
@@ -133,8 +134,10 @@ class Agent(Protocol):
 
 class BaseAgent:
     """What every agent shares: its config section, the horizon of its schedules, its
-    exploration stream (a child of the run's seed, rlkit.streams) and the schedules read from
-    the config: ε or the softmax temperature, and the learning rate."""
+    exploration stream (a child of the run's seed, rlkit.streams), the schedules read from
+    the config (ε or the softmax temperature, and the learning rate) and ε-greedy acting on
+    `action_values` (rlkit.agents.exploration.epsilon_greedy). A subclass sets
+    `self.num_actions` and answers `action_values`."""
 
     algo = "agent"  # its registered name, set by register
 
@@ -143,8 +146,26 @@ class BaseAgent:
         self.total_steps = total_steps
         self.rng = generator(seed, Stream.EXPLORATION)
 
+    num_actions: int
+
     def epsilon(self, step: int) -> float:
         return self.config.epsilon_at(step, self.total_steps)
+
+    def act(self, observations: np.ndarray, step: int) -> np.ndarray:
+        """Exploratory actions: softmax of the action values at the scheduled temperature, or
+        ε-greedy at the scheduled ε, drawn from the agent's exploration stream."""
+        if self.config.exploration == "softmax":
+            return boltzmann(self.action_values(observations), self.temperature(step), self.rng)
+        return self.epsilon_greedy(observations, self.epsilon(step), self.rng)
+
+    def epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """ε-greedy actions on `action_values`, every draw from `rng`."""
+        return epsilon_greedy(lambda: self.action_values(observations), len(observations), self.num_actions, epsilon, rng)
+
+    def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """Greedy actions (ties broken at random), random ones with probability `epsilon`, every
+        draw from `rng` (an evaluation's own)."""
+        return self.epsilon_greedy(observations, epsilon, rng)
 
     def temperature(self, step: int) -> float:
         return self.config.temperature_at(step, self.total_steps)

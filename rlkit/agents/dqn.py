@@ -16,7 +16,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlkit.agents.base import AgentConfig, BaseAgent, register
-from rlkit.agents.exploration import boltzmann
 from rlkit.agents.networks import QNetwork, build_q_network, encoder_hidden_sizes, initialize, torso
 from rlkit.agents.normalization import RunningNormalizer
 from rlkit.errors import RlkitError
@@ -292,26 +291,10 @@ class DQNAgent(BaseAgent):
     def action_values(self, observations: np.ndarray) -> np.ndarray:
         return self.q_values(observations).cpu().numpy()
 
-    def _epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        explore = rng.random(len(observations)) < epsilon
-        random_actions = rng.integers(self.num_actions, size=len(observations))
-        if explore.all():
-            return random_actions
-        return np.where(explore, random_actions, self.q_values(observations).argmax(dim=1).cpu().numpy())
-
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
         if step < self.config.learning_starts:
-            return self._epsilon_greedy(observations, 1.0, self.rng)
-        if self.config.exploration == "softmax":
-            temperature = self.temperature(step)
-            return boltzmann(self.q_values(observations).cpu().numpy(), temperature, self.rng)
-        return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
-
-    def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        """Greedy actions, random ones with probability `epsilon` drawn from `rng` (an evaluation's own)."""
-        return self._epsilon_greedy(observations, epsilon, rng)
-
-    # ------------------------------------------------------------------ learning
+            return self.epsilon_greedy(observations, 1.0, self.rng)
+        return super().act(observations, step)
 
     def observe(self, batch: Transition, step: int) -> dict[str, Any]:
         """Store the transitions; train and update the target network when their periods end.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -18,6 +20,31 @@ def epsilon_greedy_probabilities(q_values: np.ndarray, epsilon: float) -> np.nda
     q_values = np.asarray(q_values, dtype=np.float64)
     best = q_values == q_values.max(axis=1, keepdims=True)
     return epsilon / q_values.shape[1] + (1.0 - epsilon) * best / best.sum(axis=1, keepdims=True)
+
+
+def epsilon_greedy(
+    q_values: Callable[[], np.ndarray], num_rows: int, num_actions: int, epsilon: float, rng: np.random.Generator
+) -> np.ndarray:
+    """One action per row: a uniformly random action with probability ε, else the greedy one,
+    ties between maximal Q values broken uniformly at random.
+
+    `q_values()` returns the (num_rows, num_actions) values; it is called only when some row
+    acts greedily, so a network is not run while every row explores. The draws from `rng`
+    come in a fixed order, part of every seeded result: num_rows uniforms (explore or not),
+    num_rows random actions (used by the rows that explore), then, only when some greedy row
+    has tied maxima, num_actions uniforms for each such row."""
+    explore = rng.random(num_rows) < epsilon
+    random_actions = rng.integers(num_actions, size=num_rows)
+    if explore.all():
+        return random_actions
+    values = np.asarray(q_values())
+    actions = values.argmax(axis=1)
+    best = values == values.max(axis=1, keepdims=True)
+    tied = (best.sum(axis=1) > 1) & ~explore
+    if tied.any():
+        noise = rng.random((int(tied.sum()), num_actions))
+        actions[tied] = np.argmax(np.where(best[tied], noise, -1.0), axis=1)
+    return np.where(explore, random_actions, actions)
 
 
 def boltzmann(q_values: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from rlkit.agents.base import AgentConfig, BaseAgent, register
-from rlkit.agents.exploration import boltzmann
 from rlkit.agents.images import heatmap, policy_map
 from rlkit.errors import RlkitError
 from rlkit.options import option
@@ -32,13 +31,6 @@ def tabular_update(
     td_error = reward + bootstrap - q_table[state, action]
     q_table[state, action] += alpha * td_error
     return float(td_error)
-
-
-def greedy(q_values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Argmax per row, ties broken at random (an all-zero table does not always pick action 0)."""
-    best = q_values == q_values.max(axis=1, keepdims=True)
-    noise = rng.random(best.shape)
-    return np.argmax(np.where(best, noise, -1.0), axis=1)
 
 
 @dataclass
@@ -75,25 +67,8 @@ class QLearningAgent(BaseAgent):
         self.q_table = np.full((env_info["num_states"], self.num_actions), config.initial_q, dtype=np.float64)
         self.grid = env_info.get("grid")
 
-    def _epsilon_greedy(self, states: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        actions = greedy(self.q_table[states], rng)
-        explore = rng.random(len(states)) < epsilon
-        if explore.any():
-            actions[explore] = rng.integers(self.num_actions, size=int(explore.sum()))
-        return actions
-
     def action_values(self, observations: np.ndarray) -> np.ndarray:
         return self.q_table[observations]
-
-    def act(self, observations: np.ndarray, step: int) -> np.ndarray:
-        if self.config.exploration == "softmax":
-            return boltzmann(self.q_table[observations], self.temperature(step), self.rng)
-        return self._epsilon_greedy(observations, self.epsilon(step), self.rng)
-
-    def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        """Greedy actions (ties broken at random), random ones with probability `epsilon`,
-        drawn from `rng` (an evaluation's own)."""
-        return self._epsilon_greedy(observations, epsilon, rng)
 
     def next_value(self, next_state: int, step: int) -> float:
         """V(s') in the TD target: max_a' Q(s', a') for Q-learning (the greedy policy's value,
