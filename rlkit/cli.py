@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive,
         help="with --seeds (or --resume of a group): runs in parallel processes (default: 1, or the group's)",
+    )
+    train.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="with --seeds (or --resume of a group): run the seeds as tasks on this Ray cluster "
+        "(default: $RAY_ADDRESS if set, else local processes); needs the tune extra",
     )
     train.add_argument(
         "--run-dir", type=Path, default=Path("runs"), help="folder the run folder goes under (default: runs)"
@@ -169,6 +176,40 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--json", type=Path, metavar="FILE", help="also write the summary to FILE")
     study.add_argument("--force", action="store_true", help="overwrite the --json file if it exists")
 
+    tune = commands.add_parser(
+        "tune",
+        help="hyperparameter search on Ray Tune: random draws, ASHA, the best retrained on fresh seeds",
+        description="Random search on Ray Tune. Each trial is a run folder under SWEEP/trials; the top trials are "
+        "retrained on fresh seeds; the sweep writes sweep.md, sweep.png and best.toml (an agent preset).",
+    )
+    tune.add_argument("--agent", help=f"agent preset name or TOML file (default: {DEFAULT_AGENT})")
+    tune.add_argument("--env", help=f"env preset, gymnasium id or TOML file (default: {DEFAULT_ENV})")
+    tune.add_argument(
+        "--space", type=Path, metavar="FILE.toml", help="search space (default: the agent preset's [search] table)"
+    )
+    tune.add_argument("--samples", type=_positive, help="trials to draw (default: 16; --refine: the parent's)")
+    tune.add_argument("--concurrent", type=_positive, help="trials at once (default: the CPUs of this machine)")
+    tune.add_argument("--steps", type=_positive, help="total environment steps of each trial")
+    tune.add_argument("--seed", type=_natural, help="seed of the draws and of the trials' runs (default: 0)")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed override for every trial")
+    tune.add_argument(
+        "--scheduler", choices=("asha", "fifo"), help="asha: stop poor trials early (default); fifo: run all to the end"
+    )
+    tune.add_argument("--top", type=_natural, help="trials retrained on fresh seeds after the search (default: 3)")
+    tune.add_argument("--confirm-seeds", type=_natural, help="fresh seeds per retrained trial (default: 5)")
+    tune.add_argument(
+        "--address", metavar="HOST:PORT", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local instance)"
+    )
+    tune.add_argument(
+        "--run-dir", type=Path, default=Path("runs"), help="folder the sweep folder goes under (default: runs)"
+    )
+    again = tune.add_mutually_exclusive_group()
+    again.add_argument("--resume", type=Path, metavar="SWEEP_DIR", help="continue a stopped sweep")
+    again.add_argument(
+        "--refine", type=Path, metavar="SWEEP_DIR", help="a next round in a new sweep folder, its space narrowed "
+        "around that sweep's best quarter"
+    )
+
     board = commands.add_parser("board", help="start TensorBoard on a runs folder (localhost)")
     board.add_argument("runs_dir", type=Path, nargs="?", default=Path("runs"), help="runs folder (default: runs)")
     board.add_argument("--port", type=_natural, default=6006, help="port on localhost (default: 6006)")
@@ -235,6 +276,8 @@ def _train(args: argparse.Namespace) -> int:
         flag = f"--{args.schedules}-schedules"
         raise RlkitError(f"{flag} goes with --resume RUN_DIR --steps N (a resume that changes the total steps)")
     agent, env = args.agent or DEFAULT_AGENT, args.env or DEFAULT_ENV
+    from rlkit.run.launch import is_group, resume_group
+
     if args.seeds is not None:
         from rlkit.run.launch import parse_seeds, train_seeds
 
@@ -242,19 +285,26 @@ def _train(args: argparse.Namespace) -> int:
             raise RlkitError("--seeds runs a new group of runs; it does not go with --seed or --resume")
         seeds = parse_seeds(args.seeds)
         config = build_config(agent, env, args.steps, seeds[0], args.set)
-        summary = train_seeds(config, seeds, args.run_dir, args.workers or 1, progress=not args.no_progress)
+        summary = train_seeds(
+            config, seeds, args.run_dir, args.workers or 1, progress=not args.no_progress, address=_address(args)
+        )
         _print_group(summary)
         return 0
-    if args.workers is not None and args.resume is None:
-        raise RlkitError("--workers goes with --seeds (or --resume of a group folder)")
-    from rlkit.run.launch import is_group, resume_group
-
+    for flag, value in (("--workers", args.workers), ("--address", args.address)):
+        if value is not None and (args.resume is None or not is_group(args.resume)):
+            raise RlkitError(f"{flag} goes with --seeds (or --resume of a group folder)")
     if args.resume is not None and is_group(args.resume):
         if args.agent or args.env or args.seed is not None or args.set or args.steps is not None:
             raise RlkitError(
-                "--resume of a group continues its seeds with their saved config; only --workers may go with it"
+                "--resume of a group continues its seeds with their saved config; only --workers and --address may go with it"
             )
-        _print_group(resume_group(args.resume, args.workers, progress=not args.no_progress))
+        address = _address(args)
+        if address:
+            from rlkit.tune.sweep import check_address, import_ray
+
+            import_ray()
+            check_address(address)
+        _print_group(resume_group(args.resume, args.workers, progress=not args.no_progress, address=address))
         return 0
     if args.resume is not None:
         options = {"--agent": args.agent, "--env": args.env, "--seed": args.seed, "--set": args.set or None}
@@ -275,6 +325,53 @@ def _train(args: argparse.Namespace) -> int:
         f"final eval: return {result['return_mean']:.2f} ± {result['return_std']:.2f} over {result['episodes']} "
         f"episodes; run folder {result['run']}"
     )
+    return 0
+
+
+def _address(args: argparse.Namespace) -> str | None:
+    return args.address or os.environ.get("RAY_ADDRESS") or None
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from rlkit.tune import sweep
+
+    if args.resume is not None or args.refine is not None:
+        given = [flag for flag, value in (("--agent", args.agent), ("--env", args.env), ("--space", args.space),
+                 ("--steps", args.steps), ("--seed", args.seed), ("--set", args.set or None),
+                 ("--scheduler", args.scheduler), ("--top", args.top), ("--confirm-seeds", args.confirm_seeds))
+                 if value is not None]
+        if given:
+            what = "--resume continues a sweep" if args.resume is not None else "--refine narrows a sweep"
+            raise RlkitError(f"{what} with its saved settings, so {' and '.join(given)} cannot go with it")
+    if args.resume is not None:
+        if args.samples is not None or args.concurrent is not None:
+            raise RlkitError("--resume continues a sweep with its saved settings; only --address may go with it")
+        folder = sweep.resume_sweep(args.resume, args.address)
+    else:
+        if args.refine is not None:
+            request, origin = sweep.refine_request(args.refine, args.samples, args.concurrent)
+        else:
+            agent = args.agent or DEFAULT_AGENT
+            if args.space is not None:
+                table, origin = sweep.read_space_file(args.space), f"--space {args.space}"
+            else:
+                table, origin = sweep.default_space(agent)
+            request = sweep.Request(
+                agent=agent,
+                env=args.env or DEFAULT_ENV,
+                space=table,
+                samples=args.samples or 16,
+                concurrent=args.concurrent or os.cpu_count() or 1,
+                steps=args.steps,
+                seed=args.seed or 0,
+                overrides=list(args.set),
+                scheduler=args.scheduler or "asha",
+                top=3 if args.top is None else args.top,
+                confirm_seeds=5 if args.confirm_seeds is None else args.confirm_seeds,
+                first_seed=args.seed or 0,
+            )
+        folder = sweep.start(request, origin, args.run_dir, args.address)
+    print("\n".join(sweep.summary_lines(folder)))
     return 0
 
 
@@ -323,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rlkit` console script."""
     from rlkit.run.launch import GroupFailed, GroupInterrupted
     from rlkit.run.trainer import Interrupted
+    from rlkit.tune.sweep import SweepInterrupted
 
     try:
         parser = build_parser()
@@ -340,12 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "board": lambda: _board(args),
             "plot": lambda: _plot(args),
             "study": lambda: _study(args),
+            "tune": lambda: _tune(args),
         }
         return handlers[args.command]()
     except RlkitError as error:
         print(f"rlkit: error: {error}", file=sys.stderr)
         return 2
-    except (Interrupted, GroupInterrupted) as stop:
+    except (Interrupted, GroupInterrupted, SweepInterrupted) as stop:
         print(f"rlkit: {stop}", file=sys.stderr)
         return 130
     except GroupFailed as failure:

@@ -291,6 +291,12 @@ class _Sections:
             self.set(f"{section}.{key}" if section else key, value, origin)
 
 
+def config_key(algo: str, key: str) -> tuple[str, str]:
+    """(section, name) of a config key as --set takes it ("learning_rate", "train.seed"); an
+    unknown key is one RlkitError naming what would be valid."""
+    return _Sections(agent_spec(algo).config_class).resolve(key)
+
+
 def _table(data: dict[str, Any], key: str, origin: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
@@ -306,7 +312,7 @@ def _check_top_level(data: dict[str, Any], allowed: tuple[str, ...], origin: str
             )
 
 
-AGENT_PRESET_KEYS = ("description", "algo", "extends", "agent", "train", "env")
+AGENT_PRESET_KEYS = ("description", "algo", "extends", "agent", "train", "env", "search")
 ENV_PRESET_KEYS = ("description", "env", "train", "discretize", "tuned")
 DISCRETIZE_KEYS = ("bins", "low", "high")
 

@@ -1,5 +1,11 @@
-"""Several seeds of one config, each its own run folder under one group folder: one after
-another in this process, or in parallel worker processes. A group is resumable: group.json,
+"""Many runs at once, resumably: `run_parallel` trains (or continues) a list of (config, run
+folder) jobs one after another in this process, in parallel worker processes, or as Ray tasks
+on a cluster (`--address`, and `rlkit tune`'s confirmation runs). A job whose folder holds a
+checkpoint continues from it, so a job that is run again (a resumed group, a Ray task retried
+after its worker died) loses at most the steps since its latest checkpoint.
+
+Seed groups are built on it: several seeds of one config, each its own run folder under one
+group folder. A group is resumable: group.json,
 written when the group starts, holds its config and seeds, and `resume_group` continues every
 seed that did not finish (from its checkpoint, or from the start if it never began).
 
@@ -80,7 +86,7 @@ def _run_seed(config: RunConfig, folder: Path, progress: bool) -> None:
             if not aside.exists():
                 folder.rename(aside)
                 break
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     Run(config, progress=progress, label=label).train(folder)
 
 
@@ -105,7 +111,7 @@ def _stop_when_orphaned(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _seed_configs(config: RunConfig, seeds: list[int]) -> list[RunConfig]:
+def seed_configs(config: RunConfig, seeds: list[int]) -> list[RunConfig]:
     return [dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed)) for seed in seeds]
 
 
@@ -114,17 +120,30 @@ def _finished(folder: Path) -> bool:
 
 
 def train_seeds(
-    config: RunConfig, seeds: list[int], root: Path, workers: int = 1, progress: bool = True
+    config: RunConfig,
+    seeds: list[int],
+    root: Path,
+    workers: int = 1,
+    progress: bool = True,
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """Train `config` once per seed under a new group folder; returns and writes group.json."""
-    Run(_seed_configs(config, seeds[:1])[0], progress=False)  # refuse a config that cannot run, before any folder
+    """Train `config` once per seed under a new group folder; returns and writes group.json.
+    With `address`, the seeds run as tasks on that Ray cluster."""
+    Run(seed_configs(config, seeds[:1])[0], progress=False)  # refuse a config that cannot run, before any folder
+    if address:
+        from rlkit.tune.sweep import check_address, import_ray
+
+        import_ray()
+        check_address(address)
     group = new_run_dir(config, root, label=f"seeds{seeds[0]}-{seeds[-1]}")
     _write_group(group, config, seeds, workers)
     print(f"group folder: {group}\nwatch it:     rlkit board {root}", flush=True)
-    return _train_group(group, config, seeds, workers, progress)
+    return _train_group(group, config, seeds, workers, progress, address)
 
 
-def resume_group(group: Path, workers: int | None = None, progress: bool = True) -> dict[str, Any]:
+def resume_group(
+    group: Path, workers: int | None = None, progress: bool = True, address: str | None = None
+) -> dict[str, Any]:
     """Continue every seed of a group that did not finish; returns and writes group.json."""
     group = Path(group)
     try:
@@ -134,7 +153,7 @@ def resume_group(group: Path, workers: int | None = None, progress: bool = True)
         raise RlkitError(f"--resume {group}: {GROUP_FILE} is missing or malformed ({error})") from None
     unfinished = [seed for seed in seeds if not _finished(group / f"seed-{seed}")]
     print(f"group folder: {group}: {len(unfinished)} of {len(seeds)} seeds to finish", flush=True)
-    return _train_group(group, config, seeds, workers or int(saved.get("workers", 1)), progress)
+    return _train_group(group, config, seeds, workers or int(saved.get("workers", 1)), progress, address)
 
 
 def is_group(path: Path) -> bool:
@@ -161,16 +180,14 @@ def _interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _train_group(group: Path, config: RunConfig, seeds: list[int], workers: int, progress: bool) -> dict[str, Any]:
-    configs = dict(zip(seeds, _seed_configs(config, seeds)))
+def _train_group(
+    group: Path, config: RunConfig, seeds: list[int], workers: int, progress: bool, address: str | None = None
+) -> dict[str, Any]:
+    configs = dict(zip(seeds, seed_configs(config, seeds)))
     todo = [seed for seed in seeds if not _finished(group / f"seed-{seed}")]
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops a group as Ctrl-C does
     try:
-        if workers > 1 and len(todo) > 1:
-            _in_workers(group, configs, todo, workers)
-        else:
-            for seed in todo:
-                _run_seed(configs[seed], group / f"seed-{seed}", progress)
+        run_parallel([(configs[seed], group / f"seed-{seed}") for seed in todo], workers, progress, address)
     except (Interrupted, KeyboardInterrupt):
         _write_group(group, config, seeds, workers, status="interrupted", runs=_results(group, seeds))
         raise GroupInterrupted(group) from None
@@ -198,30 +215,89 @@ def _train_group(group: Path, config: RunConfig, seeds: list[int], workers: int,
     )
 
 
-def _in_workers(group: Path, configs: dict[int, RunConfig], todo: list[int], workers: int) -> None:
-    """Run the seeds in `todo` in at most `workers` processes at once. Ctrl-C: every running
+def run_parallel(
+    jobs: list[tuple[RunConfig, Path]],
+    workers: int = 1,
+    progress: bool = False,
+    address: str | None = None,
+    on_ray: bool = False,
+) -> None:
+    """Train every (config, run folder) job, each continuing from its checkpoint if it has one:
+    on Ray when `address` is given or `on_ray` (an open Ray session, or a local instance), at
+    most `workers` at once; else in `workers` local processes, or here one after another.
+    Ctrl-C: every running job saves a checkpoint, then KeyboardInterrupt."""
+    if address or on_ray:
+        _on_ray(jobs, workers, address)
+    elif workers > 1 and len(jobs) > 1:
+        _in_workers(jobs, workers)
+    else:
+        for config, folder in jobs:
+            _run_seed(config, folder, progress)
+
+
+def _ray_job(config: RunConfig, folder: str) -> str:
+    """A Ray task: one job; 'interrupted' when cancelled (after its checkpoint)."""
+    try:
+        _run_seed(config, Path(folder), progress=False)
+    except (Interrupted, KeyboardInterrupt):
+        return "interrupted"
+    return "finished"
+
+
+def _on_ray(jobs: list[tuple[RunConfig, Path]], workers: int, address: str | None) -> None:
+    """The jobs as Ray tasks of one CPU each, at most `workers` in flight; a task whose worker
+    dies is retried (it continues from its checkpoint). A failed job is reported and the others
+    go on; GroupFailed-style bookkeeping is left to the caller, which reads the run folders."""
+    from rlkit.tune.sweep import ray_connection
+
+    with ray_connection(address) as ray:
+        task = ray.remote(num_cpus=1, max_retries=3)(_ray_job)
+        pending = list(jobs)
+        running: dict[Any, Path] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < max(1, workers):
+                    config, folder = pending.pop(0)
+                    running[task.remote(config, str(folder))] = folder
+                done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+                for ref in done:
+                    folder = running.pop(ref)
+                    try:
+                        ray.get(ref)
+                    except Exception as error:  # the job's own error; its folder says it did not finish
+                        print(f"{folder}: failed: {error}", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            print(f"stopping: {len(running)} running runs save their checkpoints", file=sys.stderr, flush=True)
+            for ref in running:
+                ray.cancel(ref)
+            ray.wait(list(running), num_returns=len(running), timeout=STOP_TIMEOUT_S)
+            raise
+
+
+def _in_workers(jobs: list[tuple[RunConfig, Path]], workers: int) -> None:
+    """Run the jobs in at most `workers` processes at once. Ctrl-C: every running
     worker is told to stop (SIGTERM: it saves a checkpoint and exits 130), then KeyboardInterrupt."""
     context = multiprocessing.get_context("spawn")
-    pending = list(todo)
-    running: dict[int, multiprocessing.process.BaseProcess] = {}
+    pending = list(jobs)
+    running: dict[Path, multiprocessing.process.BaseProcess] = {}
     try:
         while pending or running:
             while pending and len(running) < workers:
-                seed = pending.pop(0)
-                process = context.Process(target=_worker, args=(configs[seed], group / f"seed-{seed}"))
-                running[seed] = process  # before start: an interrupt in between still finds it
+                config, folder = pending.pop(0)
+                process = context.Process(target=_worker, args=(config, folder))
+                running[folder] = process  # before start: an interrupt in between still finds it
                 process.start()
-            for seed, process in list(running.items()):
+            for folder, process in list(running.items()):
                 if not process.is_alive():
                     process.join()
-                    del running[seed]
+                    del running[folder]
             time.sleep(0.1)
     except KeyboardInterrupt:
         _stop(running)
         raise
 
 
-def _stop(running: dict[int, multiprocessing.process.BaseProcess]) -> None:
+def _stop(running: dict[Path, multiprocessing.process.BaseProcess]) -> None:
     """Ask each running worker to stop and wait for its checkpoint; a second Ctrl-C (not a
     second SIGTERM) kills them (a checkpoint is written to a temporary folder and renamed, so
     the last whole one remains)."""

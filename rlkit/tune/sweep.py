@@ -1,0 +1,554 @@
+"""`rlkit tune`: a random search on Ray Tune, each trial an ordinary rlkit run folder.
+
+A sweep folder holds:
+
+    sweep.json        what was asked (agent, env, space, ...), every trial's drawn values and
+                      config, and the sweep's state; written before the first trial starts
+    trials/trial-007/ trial 7's run folder (config, TensorBoard events, checkpoints, eval.json)
+    trials/trial-007.json   its attempts (node id, host, pid, the step it resumed from), its
+                      last report to Tune and how Tune ended it (complete: finished or stopped
+                      by ASHA; error)
+    ray/              Ray Tune's own state, which `rlkit tune --resume` restores
+    confirm/trial-007/seed-N/   the best trials retrained on fresh seeds
+    sweep.md, sweep.png, best.toml   the results
+
+The values are drawn here (rlkit.tune.space) before Ray starts, so a sweep is a function of its
+seed and `--resume` never draws again; Ray Tune runs the trials: concurrency, placement on the
+cluster's nodes, ASHA's early stopping, retries of trials whose worker died, and the
+experiment state that a stopped sweep resumes from. A retried or resumed trial continues from
+its run folder's latest rlkit checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlkit.config import build_config, config_from_dict, config_key, load_preset
+from rlkit.errors import RlkitError
+from rlkit.run import checkpoint
+from rlkit.run.callbacks import Callback
+from rlkit.run.study import bootstrap_interval, iqm
+from rlkit.tune.space import Space, parse_space
+
+SWEEP_FILE = "sweep.json"
+METRIC = "eval/return_mean"
+MAX_FAILURES = 3  # a trial whose worker dies is retried this many times, from its checkpoint
+ASHA_REDUCTION = 2  # ASHA keeps the better half of the trials at each rung
+CONNECT_TIMEOUT_S = 10.0
+
+
+class SweepInterrupted(Exception):
+    def __init__(self, folder: Path):
+        super().__init__(f"interrupted; continue the sweep with: rlkit tune --resume {folder}")
+        self.folder = folder
+
+
+# ---------------------------------------------------------------------------- Ray, when present
+
+
+def import_ray() -> Any:
+    """Ray with Tune, or one clear line saying how to install it."""
+    try:
+        import ray
+        import ray.tune  # noqa: F401
+    except ImportError:
+        raise RlkitError(
+            "this needs Ray Tune, which is not installed; install the tune extra: pip install 'rlkit[tune]'"
+        ) from None
+    return ray
+
+
+def check_address(address: str) -> None:
+    """Refuse a Ray address that is malformed or that nothing answers at, within seconds."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise RlkitError(f"--address {address!r} is not HOST:PORT (a Ray head node's address, e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise RlkitError(
+            f"--address {address}: no Ray cluster answers there ({error.strerror or error}); "
+            "start one with `ray start --head` or leave --address out for a local Ray instance"
+        ) from None
+
+
+def resolve_address(address: str | None) -> str | None:
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+@contextmanager
+def ray_connection(address: str | None, num_cpus: int | None = None) -> Iterator[Any]:
+    """Connected to the cluster at `address`, or to a local Ray instance started here and stopped
+    at the end; inside an already connected session, that session."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    quiet = {"logging_level": "WARNING", "log_to_driver": False, "configure_logging": True}
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        os.environ.pop("RAY_ADDRESS", None)  # an empty or stale variable must not redirect the local instance
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+# ---------------------------------------------------------------------------- the sweep's request
+
+
+@dataclass
+class Request:
+    """What `rlkit tune` was asked; saved in sweep.json."""
+
+    agent: str
+    env: str
+    space: dict[str, Any]
+    samples: int
+    concurrent: int
+    steps: int | None = None
+    seed: int = 0
+    overrides: list[str] = field(default_factory=list)
+    scheduler: str = "asha"
+    top: int = 3
+    confirm_seeds: int = 5
+    parent: str | None = None
+    first_seed: int = 0  # run seeds: trial i trains seed first_seed + i
+
+
+def default_space(agent: str) -> tuple[dict[str, Any], str]:
+    """The `[search]` table of an agent preset, or of the nearest preset it extends."""
+    name = agent
+    while True:
+        display, data = load_preset("agents", name)
+        if "search" in data:
+            return data["search"], f"agent preset {display} [search]"
+        parent = data.get("extends")
+        if parent is None:
+            raise RlkitError(
+                f"agent preset {agent} has no [search] table; give a space with --space FILE.toml "
+                "(one line per key, e.g. learning_rate = { log_uniform = [1e-5, 1e-2] })"
+            )
+        if display.endswith(".toml") and str(parent).endswith(".toml") and not Path(parent).is_absolute():
+            parent = str(Path(display).parent / parent)
+        name = parent
+
+
+def read_space_file(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise RlkitError(f"--space {path}: cannot read it ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise RlkitError(f"--space {path}: not valid TOML ({error})") from None
+    return data.get("search", data) if set(data) == {"search"} else data
+
+
+def check_request(request: Request, space_origin: str) -> Space:
+    """Every check that needs no Ray: the presets resolve, every key of the space exists and both
+    ends of each range (and every choice) are valid values for it."""
+    base = build_config(request.agent, request.env, request.steps, request.seed, request.overrides)
+    space = parse_space(request.space, space_origin, check_key=lambda key: _known_key(base.algo, key))
+    for values in space.bounds_to_check():
+        try:
+            build_config(request.agent, request.env, request.steps, request.seed, request.overrides, values=values)
+        except RlkitError as error:
+            raise RlkitError(f"{space_origin}: a value inside the space is not valid: {error}") from None
+    if request.scheduler == "asha" and base.train.eval_interval == 0:
+        raise RlkitError(
+            "--scheduler asha stops trials by their periodic evaluations, but train.eval_interval is 0; "
+            "set --set train.eval_interval=N or use --scheduler fifo"
+        )
+    return space
+
+
+def _known_key(algo: str, key: str) -> None:
+    """RlkitError for a key the run's config does not have (the message --set gives)."""
+    config_key(algo, key)
+
+
+def trial_configs(request: Request, space: Space) -> list[dict[str, Any]]:
+    """The trials: values drawn from the sweep's own stream, and each trial's whole config."""
+    rng = np.random.default_rng([request.seed, 0x7E57])
+    trials = []
+    for index, values in enumerate(space.sample(request.samples, rng)):
+        seed = request.first_seed + index
+        config = build_config(request.agent, request.env, request.steps, seed, request.overrides, values=values)
+        if config.train.checkpoint_interval == 0:  # a retried trial resumes from its last evaluation
+            config.train.checkpoint_interval = config.train.eval_interval or config.train.total_steps
+        trials.append({"name": f"trial-{index:03d}", "seed": seed, "values": values, "config": config.to_dict()})
+    return trials
+
+
+# ---------------------------------------------------------------------------- sweep.json
+
+
+def read_sweep(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((Path(folder) / SWEEP_FILE).read_text())
+    except (OSError, ValueError) as error:
+        raise RlkitError(f"{folder}: not a sweep folder ({SWEEP_FILE} is missing or malformed: {error})") from None
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically: a reader (or a crash) never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1))
+    os.replace(temporary, path)
+
+
+def _sidecar(folder: Path, name: str) -> Path:
+    return folder / "trials" / f"{name}.json"
+
+
+def read_sidecar(folder: Path, name: str) -> dict[str, Any]:
+    path = _sidecar(folder, name)
+    return json.loads(path.read_text()) if path.is_file() else {"attempts": []}
+
+
+def _update_sidecar(folder: Path, name: str, **changes: Any) -> dict[str, Any]:
+    data = read_sidecar(folder, name) | changes
+    write_json(_sidecar(folder, name), data)
+    return data
+
+
+# ---------------------------------------------------------------------------- one trial, in a Ray worker
+
+
+class _ReportToTune(Callback):
+    """Each periodic evaluation goes to Tune (and into the trial's sidecar, for the ranking)."""
+
+    def __init__(self, folder: Path, name: str):
+        self.folder, self.name = folder, name
+
+    def on_evaluation(self, run: Any, result: dict[str, Any]) -> None:
+        _report(self.folder, self.name, run.step, result["return_mean"], final=False)
+
+
+def _report(folder: Path, name: str, step: int, value: float, final: bool) -> None:
+    from ray import tune
+
+    _update_sidecar(folder, name, last_report={"step": step, "return_mean": value, "final": final})
+    tune.report({METRIC: value, "step": step, "final": final})
+
+
+def trial_function(params: dict[str, Any]) -> None:
+    """Train (or continue) one trial's run folder; the function Ray Tune runs."""
+    import ray
+
+    from rlkit.run.trainer import Run, resume
+
+    folder, index = Path(params["sweep"]), int(params["trial"])
+    entry = read_sweep(folder)["trials"][index]
+    name, run_dir = entry["name"], folder / "trials" / entry["name"]
+    steps = checkpoint.list_checkpoints(run_dir / "checkpoints", "step")
+    sidecar = read_sidecar(folder, name)
+    attempt = {
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": time.time(),
+        "from_step": _checkpoint_step(steps[-1]) if steps else 0,
+    }
+    _update_sidecar(folder, name, attempts=[*sidecar["attempts"], attempt])
+    if (run_dir / "eval.json").is_file():  # finished before its worker died: report, do not train again
+        result = json.loads((run_dir / "eval.json").read_text())
+    elif steps:
+        result = resume(run_dir, progress=False, label=name, callbacks=[_ReportToTune(folder, name)])
+    else:
+        if run_dir.is_dir():  # died before its first checkpoint: start again in a clean folder
+            _set_aside(run_dir)
+        run_dir.mkdir(parents=True)
+        config = config_from_dict(entry["config"])
+        result = Run(config, progress=False, label=name).train(run_dir, callbacks=[_ReportToTune(folder, name)])
+    _report(folder, name, int(entry["config"]["train"]["total_steps"]), result["return_mean"], final=True)
+
+
+def _checkpoint_step(path: Path) -> int:
+    digits = "".join(ch for ch in Path(path).name if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def _set_aside(run_dir: Path) -> None:
+    for attempt in range(1, 1000):
+        aside = run_dir.with_name(f"{run_dir.name}-abandoned-{attempt}")
+        if not aside.exists():
+            run_dir.rename(aside)
+            return
+
+
+# ---------------------------------------------------------------------------- the search on Ray Tune
+
+
+def _tune_callback(folder: Path, total: int) -> Any:
+    from ray import tune
+
+    class Progress(tune.Callback):
+        """One line per event worth seeing, and how Tune ended each trial (in its sidecar)."""
+
+        def _name(self, trial: Any) -> str:
+            return f"trial-{int(trial.config['trial']):03d}"
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            kind = "final" if result.get("final") else "eval"
+            print(f"{self._name(trial)}  step {int(result['step']):>9,}  {kind} return {result[METRIC]:.2f}", flush=True)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            _update_sidecar(folder, self._name(trial), tune_status="complete")
+            done = sum(t.status == "TERMINATED" for t in trials)
+            print(f"{self._name(trial)}  done ({done}/{total} trials)", flush=True)
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            print(f"{self._name(trial)}  its worker failed; retrying from its latest checkpoint", flush=True)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            _update_sidecar(folder, self._name(trial), tune_status="error", error_file=str(trial.error_file or ""))
+            print(f"{self._name(trial)}  failed after {MAX_FAILURES} retries: {trial.error_file}", flush=True)
+
+    return Progress()
+
+
+def _scheduler(sweep: dict[str, Any]) -> Any:
+    if sweep["request"]["scheduler"] == "fifo":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    train = sweep["trials"][0]["config"]["train"]
+    total, interval = int(train["total_steps"]), int(train["eval_interval"])
+    return ASHAScheduler(
+        time_attr="step",
+        max_t=total,
+        grace_period=max(interval, total // 4),
+        reduction_factor=ASHA_REDUCTION,
+    )
+
+
+def _search(folder: Path, sweep: dict[str, Any], restore: bool) -> None:
+    """Run (or continue) every trial on Ray Tune; SweepInterrupted when Ctrl-C or SIGTERM stopped it."""
+    from ray import tune
+
+    request = sweep["request"]
+    trainable = tune.with_resources(trial_function, {"cpu": 1})
+    storage = folder / "ray"
+    experiment = storage / "search"
+    if restore and tune.Tuner.can_restore(str(experiment)):
+        tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, restart_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"sweep": str(folder.resolve()), "trial": tune.grid_search(list(range(len(sweep["trials"]))))},
+            tune_config=tune.TuneConfig(
+                metric=METRIC,
+                mode="max",
+                scheduler=_scheduler(sweep),
+                max_concurrent_trials=request["concurrent"],
+                trial_dirname_creator=lambda trial: f"trial-{int(trial.config['trial']):03d}",
+                trial_name_creator=lambda trial: f"trial-{int(trial.config['trial']):03d}",
+            ),
+            run_config=tune.RunConfig(
+                name="search",
+                storage_path=str(storage.resolve()),
+                failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+                verbose=0,
+                callbacks=[_tune_callback(folder, len(sweep["trials"]))],
+            ),
+        )
+    previous = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        tuner.fit()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    unfinished = [t["name"] for t in sweep["trials"] if read_sidecar(folder, t["name"]).get("tune_status") is None]
+    if unfinished:
+        raise SweepInterrupted(folder)
+
+
+# ---------------------------------------------------------------------------- ranking and confirmation
+
+
+def ranked_trials(folder: Path, sweep: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every trial with its return (the final evaluation's, or the last report of a trial ASHA
+    stopped), its state, best first; trials with no report last."""
+    rows = []
+    for trial in sweep["trials"]:
+        run_dir = folder / "trials" / trial["name"]
+        sidecar = read_sidecar(folder, trial["name"])
+        report = sidecar.get("last_report")
+        row = {"name": trial["name"], "seed": trial["seed"], "values": trial["values"], "return": None, "step": None}
+        if (run_dir / "eval.json").is_file():
+            row |= {"state": "finished", "return": json.loads((run_dir / "eval.json").read_text())["return_mean"]}
+            row["step"] = trial["config"]["train"]["total_steps"]
+        elif sidecar.get("tune_status") == "error":
+            row["state"] = "failed"
+        elif report is not None:
+            row |= {"state": f"stopped at {report['step']:,}", "return": report["return_mean"], "step": report["step"]}
+        else:
+            row["state"] = "not run"
+        row["nodes"] = sorted({attempt["node_id"][:8] for attempt in sidecar["attempts"]})
+        row["attempts"] = len(sidecar["attempts"])
+        rows.append(row)
+    rows.sort(key=lambda row: (row["return"] is None, -(row["return"] or 0.0), row["name"]))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank if row["return"] is not None else None
+    return rows
+
+
+def confirm_seeds(sweep: dict[str, Any]) -> list[int]:
+    """Fresh seeds: after every seed this sweep (and its parents) trained its trials on."""
+    first = int(sweep.get("next_seed", 0))
+    return list(range(first, first + int(sweep["request"]["confirm_seeds"])))
+
+
+def _confirm(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], address: str | None) -> list[dict[str, Any]]:
+    """Retrain the top trials on fresh seeds; their IQM with a 95% bootstrap interval, best first."""
+    from rlkit.run.launch import run_parallel, seed_configs
+
+    request = sweep["request"]
+    top = [row for row in rows if row["return"] is not None][: int(request["top"])]
+    if not top or not request["confirm_seeds"]:
+        return []
+    seeds = confirm_seeds(sweep)
+    by_name = {trial["name"]: trial for trial in sweep["trials"]}
+    jobs = [
+        (config, folder / "confirm" / row["name"] / f"seed-{config.train.seed}")
+        for row in top
+        for config in seed_configs(config_from_dict(by_name[row["name"]]["config"]), seeds)
+    ]
+    print(f"confirming the top {len(top)} trials on seeds {seeds[0]}-{seeds[-1]} ({len(jobs)} runs)", flush=True)
+    run_parallel(jobs, workers=int(request["concurrent"]), address=address, on_ray=True)
+    results = []
+    for row in top:
+        finals = [
+            json.loads((folder / "confirm" / row["name"] / f"seed-{seed}" / "eval.json").read_text())["return_mean"]
+            for seed in seeds
+        ]
+        low, high = bootstrap_interval(np.array(finals), iqm)
+        results.append({"name": row["name"], "values": row["values"], "search_return": row["return"],
+                        "finals": finals, "iqm": iqm(np.array(finals)), "iqm_ci": [low, high]})
+    results.sort(key=lambda result: -result["iqm"])
+    return results
+
+
+# ---------------------------------------------------------------------------- the command's entry points
+
+
+def start(request: Request, space_origin: str, root: Path, address: str | None) -> Path:
+    """Check everything, create the sweep folder, draw the trials and run the sweep."""
+    from rlkit.run.trainer import new_run_dir
+
+    space = check_request(request, space_origin)
+    address = resolve_address(address)
+    import_ray()
+    if address:
+        check_address(address)
+    trials = trial_configs(request, space)
+    base = config_from_dict(trials[0]["config"])
+    folder = new_run_dir(base, root, label="tune")
+    sweep = {
+        "request": request.__dict__ | {"space": space.to_toml()},
+        "space_origin": space_origin,
+        "status": "searching",
+        "next_seed": request.first_seed + len(trials),
+        "trials": trials,
+    }
+    write_json(folder / SWEEP_FILE, sweep)
+    (folder / "trials").mkdir()
+    print(f"sweep folder: {folder}\nwatch it:     rlkit board {folder / 'trials'}", flush=True)
+    _run(folder, sweep, address, restore=False)
+    return folder
+
+
+def resume_sweep(folder: Path, address: str | None) -> Path:
+    folder = Path(folder)
+    sweep = read_sweep(folder)
+    address = resolve_address(address)
+    import_ray()
+    if address:
+        check_address(address)
+    print(f"sweep folder: {folder} (resuming)", flush=True)
+    _run(folder, sweep, address, restore=True)
+    return folder
+
+
+def refine_request(parent: Path, samples: int | None, concurrent: int | None) -> tuple[Request, str]:
+    """The next round: the parent's request with its space narrowed around its best quarter."""
+    from rlkit.tune.space import refine
+
+    parent = Path(parent)
+    sweep = read_sweep(parent)
+    rows = [row for row in ranked_trials(parent, sweep) if row["return"] is not None]
+    space = parse_space(sweep["request"]["space"], f"{parent / SWEEP_FILE} space")
+    narrowed = refine(space, [row["values"] for row in rows])
+    fields = dict(sweep["request"])
+    fields |= {
+        "space": narrowed.to_toml(),
+        "parent": str(parent),
+        "first_seed": int(sweep["next_seed"]) + int(fields["confirm_seeds"]),
+        "samples": samples or fields["samples"],
+        "concurrent": concurrent or fields["concurrent"],
+    }
+    return Request(**fields), f"the space of {parent} narrowed around its best {math.ceil(0.25 * len(rows))} trials"
+
+
+def _run(folder: Path, sweep: dict[str, Any], address: str | None, restore: bool) -> None:
+    from rlkit.tune import report
+
+    request = sweep["request"]
+    with ray_connection(address, num_cpus=None if address else max(os.cpu_count() or 1, request["concurrent"])):
+        if sweep["status"] == "searching":
+            try:
+                _search(folder, sweep, restore)
+            except SweepInterrupted:
+                raise
+            sweep["status"] = "confirming"
+            write_json(folder / SWEEP_FILE, sweep)
+        rows = ranked_trials(folder, sweep)
+        if not any(row["return"] is not None for row in rows):
+            raise RlkitError(f"{folder}: no trial reported a return; see the errors above and {folder / 'ray'}")
+        try:
+            confirmed = _confirm(folder, sweep, rows, address)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(folder) from None
+    sweep["status"] = "finished"
+    sweep["confirmed"] = confirmed
+    write_json(folder / SWEEP_FILE, sweep)
+    report.write(folder, sweep, rows, confirmed)
+
+
+def summary_lines(folder: Path) -> list[str]:
+    sweep = read_sweep(folder)
+    lines = [f"sweep: {folder}"]
+    best = sweep.get("confirmed") or []
+    if best:
+        top = best[0]
+        lines.append(
+            f"best: {top['name']}  IQM {top['iqm']:.2f} [{top['iqm_ci'][0]:.2f}, {top['iqm_ci'][1]:.2f}] over "
+            f"{len(top['finals'])} fresh seeds  " + ", ".join(f"{k}={_short(v)}" for k, v in top["values"].items())
+        )
+    lines.append(f"results: {folder / 'sweep.md'}, {folder / 'sweep.png'}")
+    lines.append(f"train it: rlkit train --agent {folder / 'best.toml'} --env {sweep['request']['env']}")
+    return lines
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+__all__: Sequence[str] = ("Request", "start", "resume_sweep", "refine_request", "ranked_trials")
