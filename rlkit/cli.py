@@ -336,20 +336,23 @@ def _tune(args: argparse.Namespace) -> int:
     from rlkit.tune import sweep
 
     if args.resume is not None or args.refine is not None:
-        given = [flag for flag, value in (("--agent", args.agent), ("--env", args.env), ("--space", args.space),
-                 ("--steps", args.steps), ("--seed", args.seed), ("--set", args.set or None),
-                 ("--scheduler", args.scheduler), ("--top", args.top), ("--confirm-seeds", args.confirm_seeds))
-                 if value is not None]
+        fixed = {"--agent": args.agent, "--env": args.env, "--space": args.space, "--steps": args.steps,
+                 "--seed": args.seed, "--set": args.set or None, "--scheduler": args.scheduler}
+        if args.resume is not None:
+            fixed |= {"--samples": args.samples, "--concurrent": args.concurrent, "--top": args.top,
+                      "--confirm-seeds": args.confirm_seeds}
+        given = [flag for flag, value in fixed.items() if value is not None]
         if given:
             what = "--resume continues a sweep" if args.resume is not None else "--refine narrows a sweep"
-            raise RlkitError(f"{what} with its saved settings, so {' and '.join(given)} cannot go with it")
+            allowed = "--address" if args.resume is not None else "--samples, --concurrent, --top, --confirm-seeds"
+            raise RlkitError(
+                f"{what} with its saved settings, so {' and '.join(given)} cannot go with it; only {allowed} may"
+            )
     if args.resume is not None:
-        if args.samples is not None or args.concurrent is not None:
-            raise RlkitError("--resume continues a sweep with its saved settings; only --address may go with it")
         folder = sweep.resume_sweep(args.resume, args.address)
     else:
         if args.refine is not None:
-            request, origin = sweep.refine_request(args.refine, args.samples, args.concurrent)
+            request, origin = sweep.refine_request(args.refine, args.samples, args.concurrent, args.top, args.confirm_seeds)
         else:
             agent = args.agent or DEFAULT_AGENT
             if args.space is not None:

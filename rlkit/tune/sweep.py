@@ -60,6 +60,7 @@ class SweepInterrupted(Exception):
 
 def import_ray() -> Any:
     """Ray with Tune, or one clear line saying how to install it."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # rlkit prints its own lines; Tune's tables stay off
     try:
         import ray
         import ray.tune  # noqa: F401
@@ -303,6 +304,8 @@ def _tune_callback(folder: Path, total: int) -> Any:
     class Progress(tune.Callback):
         """One line per event worth seeing, and how Tune ended each trial (in its sidecar)."""
 
+        ended = 0
+
         def _name(self, trial: Any) -> str:
             return f"trial-{int(trial.config['trial']):03d}"
 
@@ -312,14 +315,15 @@ def _tune_callback(folder: Path, total: int) -> Any:
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             _update_sidecar(folder, self._name(trial), tune_status="complete")
-            done = sum(t.status == "TERMINATED" for t in trials)
-            print(f"{self._name(trial)}  done ({done}/{total} trials)", flush=True)
+            self.ended += 1
+            print(f"{self._name(trial)}  done ({self.ended}/{total} trials ended)", flush=True)
 
         def on_trial_recover(self, iteration, trials, trial, **info):
             print(f"{self._name(trial)}  its worker failed; retrying from its latest checkpoint", flush=True)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             _update_sidecar(folder, self._name(trial), tune_status="error", error_file=str(trial.error_file or ""))
+            self.ended += 1
             print(f"{self._name(trial)}  failed after {MAX_FAILURES} retries: {trial.error_file}", flush=True)
 
     return Progress()
@@ -487,7 +491,13 @@ def resume_sweep(folder: Path, address: str | None) -> Path:
     return folder
 
 
-def refine_request(parent: Path, samples: int | None, concurrent: int | None) -> tuple[Request, str]:
+def refine_request(
+    parent: Path,
+    samples: int | None = None,
+    concurrent: int | None = None,
+    top: int | None = None,
+    confirm_seeds: int | None = None,
+) -> tuple[Request, str]:
     """The next round: the parent's request with its space narrowed around its best quarter."""
     from rlkit.tune.space import refine
 
@@ -503,6 +513,8 @@ def refine_request(parent: Path, samples: int | None, concurrent: int | None) ->
         "first_seed": int(sweep["next_seed"]) + int(fields["confirm_seeds"]),
         "samples": samples or fields["samples"],
         "concurrent": concurrent or fields["concurrent"],
+        "top": fields["top"] if top is None else top,
+        "confirm_seeds": fields["confirm_seeds"] if confirm_seeds is None else confirm_seeds,
     }
     return Request(**fields), f"the space of {parent} narrowed around its best {math.ceil(0.25 * len(rows))} trials"
 

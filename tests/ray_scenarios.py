@@ -1,0 +1,141 @@
+"""Ray scenarios for tests/test_tune_ray.py, each run as `python ray_scenarios.py NAME FOLDER`
+inside a network namespace of its own with only loopback up (conftest.in_network_namespace),
+so that every Ray connection stays on 127.0.0.1. A scenario drives the `rlkit` command as a
+user would and writes what it saw to FOLDER/result.json; the test asserts on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RLKIT = [sys.executable, "-m", "rlkit.cli"]
+
+
+def rlkit(*args: str, env: dict | None = None, timeout: float = 600) -> dict:
+    process = subprocess.run([*RLKIT, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
+    return {"rc": process.returncode, "out": process.stdout[-4000:], "err": process.stderr[-4000:]}
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise TimeoutError(f"gave up waiting for {what}")
+
+
+def sweep_folders(root: Path) -> list[Path]:
+    return sorted(path.parent for path in root.glob("*/*/*/sweep.json"))
+
+
+def checkpointed_trial(root: Path) -> Path | None:
+    """A trial run folder that has saved a periodic checkpoint and is still training."""
+    for run in sorted(root.glob("*/*/*/trials/trial-*/checkpoints/step-*")):
+        trial = run.parent.parent
+        if not (trial / "eval.json").exists():
+            return trial
+    return None
+
+
+def taxi(folder: Path) -> dict:
+    """Q-learning on Taxi: a sweep stopped with Ctrl-C and resumed; a trial evaluated; best.toml
+    trained; a refined round."""
+    space = folder / "space.toml"
+    space.write_text(
+        "learning_rate = { log_uniform = [0.05, 1.0] }\n"
+        "gamma = { one_minus_log_uniform = [0.9, 0.999] }\n"
+        "exploration_fraction = { uniform = [0.1, 0.6] }\n"
+    )
+    root = folder / "runs"
+    common = ["--set", "train.eval_interval=10000", "--set", "train.eval_episodes=5", "--set",
+              "train.final_eval_episodes=10", "--steps", "40000"]
+    result: dict = {}
+    process = subprocess.Popen(
+        [*RLKIT, "tune", "--agent", "qlearning", "--env", "taxi", "--space", space, "--samples", "4",
+         "--concurrent", "2", "--top", "2", "--confirm-seeds", "2", "--seed", "3", "--run-dir", root, *common],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        result["stopped_trial"] = str(wait_for(lambda: checkpointed_trial(root), 240, "a trial's first checkpoint"))
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+    output, _ = process.communicate(timeout=240)
+    result["interrupted"] = {"rc": process.returncode, "out": output[-4000:]}
+    sweep = sweep_folders(root)[0]
+    result["sweep"] = str(sweep)
+    result["resumed"] = rlkit("tune", "--resume", sweep)
+    trial = sorted((sweep / "trials").glob("trial-*/eval.json"))[0].parent
+    result["eval"] = rlkit("eval", trial, "--episodes", "3")
+    result["best_config"] = rlkit("train", "--agent", sweep / "best.toml", "--env", "taxi", "--print-config")
+    result["best_train"] = rlkit("train", "--agent", sweep / "best.toml", "--env", "taxi", "--seed", "77",
+                                 "--run-dir", folder / "best-runs", "--no-progress")
+    result["refined"] = rlkit("tune", "--refine", sweep, "--samples", "2", "--top", "0", "--run-dir", root)
+    return result
+
+
+def cartpole(folder: Path) -> dict:
+    """DQN on CartPole: a tiny sweep with the preset's own default space."""
+    return {
+        "tune": rlkit(
+            "tune", "--agent", "dqn", "--env", "cartpole", "--samples", "2", "--concurrent", "2", "--steps", "3000",
+            "--set", "learning_starts=500", "--set", "train.eval_interval=1000", "--set", "train.eval_episodes=2",
+            "--set", "train.final_eval_episodes=3", "--top", "1", "--confirm-seeds", "2", "--scheduler", "fifo",
+            "--run-dir", folder / "runs",
+        )
+    }
+
+
+def cluster(folder: Path) -> dict:
+    """A two-node cluster (a head and a worker, one CPU each); a sweep on it whose trial worker
+    is killed with SIGKILL mid-trial; then seeds of `rlkit train --seeds` on the same cluster."""
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # a second node is refused without it
+    port = sys.argv[3]
+    address = f"127.0.0.1:{port}"
+    ray = [sys.executable, "-m", "ray.scripts.scripts"]
+    result: dict = {}
+    try:
+        start = time.monotonic()
+        result["head"] = subprocess.run(
+            [*ray, "start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard", "false",
+             "--disable-usage-stats"], capture_output=True, text=True, env=env, timeout=120,
+        ).returncode
+        result["worker"] = subprocess.run(
+            [*ray, "start", "--address", address, "--num-cpus", "1", "--disable-usage-stats"],
+            capture_output=True, text=True, env=env, timeout=120,
+        ).returncode
+        result["cluster_start_s"] = time.monotonic() - start
+        root = folder / "runs"
+        process = subprocess.Popen(
+            [*RLKIT, "tune", "--agent", "qlearning", "--env", "taxi", "--samples", "2", "--concurrent", "2",
+             "--steps", "150000", "--set", "train.eval_interval=10000", "--set", "train.eval_episodes=5",
+             "--set", "train.final_eval_episodes=10", "--scheduler", "fifo", "--top", "1", "--confirm-seeds", "1",
+             "--address", address, "--run-dir", root],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        trial = wait_for(lambda: checkpointed_trial(root), 300, "a trial's first checkpoint")
+        sidecar = json.loads(trial.with_suffix(".json").read_text())
+        pid = sidecar["attempts"][-1]["pid"]
+        os.kill(pid, signal.SIGKILL)
+        result["killed"] = {"trial": trial.name, "pid": pid}
+        output, _ = process.communicate(timeout=600)
+        result["tune"] = {"rc": process.returncode, "out": output[-6000:]}
+        result["sweep"] = str(sweep_folders(root)[0])
+        result["seeds"] = rlkit("train", "--agent", "qlearning", "--env", "taxi", "--steps", "20000", "--seeds",
+                                "1-2", "--set", "train.final_eval_episodes=10", "--address", address,
+                                "--run-dir", folder / "seed-runs", env=env)
+    finally:
+        subprocess.run([*ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    return result
+
+
+if __name__ == "__main__":
+    name, out = sys.argv[1], Path(sys.argv[2])
+    outcome = {"taxi": taxi, "cartpole": cartpole, "cluster": cluster}[name](out)
+    (out / "result.json").write_text(json.dumps(outcome, indent=1))
