@@ -54,13 +54,44 @@ def taxi(folder: Path) -> dict:
         "exploration_fraction = { uniform = [0.1, 0.6] }\n"
     )
     root = folder / "runs"
-    common = ["--set", "train.eval_interval=10000", "--set", "train.eval_episodes=5", "--set",
-              "train.final_eval_episodes=10", "--steps", "40000"]
+    common = [
+        "--set",
+        "train.eval_interval=10000",
+        "--set",
+        "train.eval_episodes=5",
+        "--set",
+        "train.final_eval_episodes=10",
+        "--steps",
+        "40000",
+    ]
     result: dict = {}
     process = subprocess.Popen(
-        [*RLKIT, "tune", "--agent", "qlearning", "--env", "taxi", "--space", space, "--samples", "4",
-         "--concurrent", "2", "--top", "2", "--confirm-seeds", "2", "--seed", "3", "--run-dir", root, *common],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            *RLKIT,
+            "tune",
+            "--agent",
+            "qlearning",
+            "--env",
+            "taxi",
+            "--space",
+            space,
+            "--samples",
+            "4",
+            "--concurrent",
+            "2",
+            "--top",
+            "2",
+            "--confirm-seeds",
+            "2",
+            "--seed",
+            "3",
+            "--run-dir",
+            root,
+            *common,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         result["stopped_trial"] = str(wait_for(lambda: checkpointed_trial(root), 240, "a trial's first checkpoint"))
@@ -74,8 +105,18 @@ def taxi(folder: Path) -> dict:
     trial = sorted((sweep / "trials").glob("trial-*/eval.json"))[0].parent
     result["eval"] = rlkit("eval", trial, "--episodes", "3")
     result["best_config"] = rlkit("train", "--agent", sweep / "best.toml", "--env", "taxi", "--print-config")
-    result["best_train"] = rlkit("train", "--agent", sweep / "best.toml", "--env", "taxi", "--seed", "77",
-                                 "--run-dir", folder / "best-runs", "--no-progress")
+    result["best_train"] = rlkit(
+        "train",
+        "--agent",
+        sweep / "best.toml",
+        "--env",
+        "taxi",
+        "--seed",
+        "77",
+        "--run-dir",
+        folder / "best-runs",
+        "--no-progress",
+    )
     result["refined"] = rlkit("tune", "--refine", sweep, "--samples", "2", "--top", "0", "--run-dir", root)
     return result
 
@@ -84,10 +125,33 @@ def cartpole(folder: Path) -> dict:
     """DQN on CartPole: a tiny sweep with the preset's own default space."""
     return {
         "tune": rlkit(
-            "tune", "--agent", "dqn", "--env", "cartpole", "--samples", "2", "--concurrent", "2", "--steps", "3000",
-            "--set", "learning_starts=500", "--set", "train.eval_interval=1000", "--set", "train.eval_episodes=2",
-            "--set", "train.final_eval_episodes=3", "--top", "1", "--confirm-seeds", "2", "--scheduler", "fifo",
-            "--run-dir", folder / "runs",
+            "tune",
+            "--agent",
+            "dqn",
+            "--env",
+            "cartpole",
+            "--samples",
+            "2",
+            "--concurrent",
+            "2",
+            "--steps",
+            "3000",
+            "--set",
+            "learning_starts=500",
+            "--set",
+            "train.eval_interval=1000",
+            "--set",
+            "train.eval_episodes=2",
+            "--set",
+            "train.final_eval_episodes=3",
+            "--top",
+            "1",
+            "--confirm-seeds",
+            "2",
+            "--scheduler",
+            "fifo",
+            "--run-dir",
+            folder / "runs",
         )
     }
 
@@ -103,21 +167,67 @@ def cluster(folder: Path) -> dict:
     try:
         start = time.monotonic()
         result["head"] = subprocess.run(
-            [*ray, "start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard", "false",
-             "--disable-usage-stats"], capture_output=True, text=True, env=env, timeout=120,
+            [
+                *ray,
+                "start",
+                "--head",
+                "--port",
+                port,
+                "--num-cpus",
+                "1",
+                "--include-dashboard",
+                "false",
+                "--disable-usage-stats",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         ).returncode
         result["worker"] = subprocess.run(
             [*ray, "start", "--address", address, "--num-cpus", "1", "--disable-usage-stats"],
-            capture_output=True, text=True, env=env, timeout=120,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         ).returncode
         result["cluster_start_s"] = time.monotonic() - start
         root = folder / "runs"
         process = subprocess.Popen(
-            [*RLKIT, "tune", "--agent", "qlearning", "--env", "taxi", "--samples", "2", "--concurrent", "2",
-             "--steps", "150000", "--set", "train.eval_interval=10000", "--set", "train.eval_episodes=5",
-             "--set", "train.final_eval_episodes=10", "--scheduler", "fifo", "--top", "1", "--confirm-seeds", "1",
-             "--address", address, "--run-dir", root],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [
+                *RLKIT,
+                "tune",
+                "--agent",
+                "qlearning",
+                "--env",
+                "taxi",
+                "--samples",
+                "2",
+                "--concurrent",
+                "2",
+                "--steps",
+                "150000",
+                "--set",
+                "train.eval_interval=10000",
+                "--set",
+                "train.eval_episodes=5",
+                "--set",
+                "train.final_eval_episodes=10",
+                "--scheduler",
+                "fifo",
+                "--top",
+                "1",
+                "--confirm-seeds",
+                "1",
+                "--address",
+                address,
+                "--run-dir",
+                root,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         trial = wait_for(lambda: checkpointed_trial(root), 300, "a trial's first checkpoint")
         sidecar = json.loads(trial.with_suffix(".json").read_text())
@@ -127,9 +237,24 @@ def cluster(folder: Path) -> dict:
         output, _ = process.communicate(timeout=600)
         result["tune"] = {"rc": process.returncode, "out": output[-6000:]}
         result["sweep"] = str(sweep_folders(root)[0])
-        result["seeds"] = rlkit("train", "--agent", "qlearning", "--env", "taxi", "--steps", "20000", "--seeds",
-                                "1-2", "--set", "train.final_eval_episodes=10", "--address", address,
-                                "--run-dir", folder / "seed-runs", env=env)
+        result["seeds"] = rlkit(
+            "train",
+            "--agent",
+            "qlearning",
+            "--env",
+            "taxi",
+            "--steps",
+            "20000",
+            "--seeds",
+            "1-2",
+            "--set",
+            "train.final_eval_episodes=10",
+            "--address",
+            address,
+            "--run-dir",
+            folder / "seed-runs",
+            env=env,
+        )
     finally:
         subprocess.run([*ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
     return result

@@ -169,8 +169,9 @@ def test_bad_space_is_one_line_exit_2_and_no_sweep_folder(tmp_path, line, messag
 def test_unreachable_address_is_reported_quickly_with_no_sweep_folder(tmp_path):
     pytest.importorskip("ray", reason="needs the tune extra (pip install 'rlkit[tune]')")
     space = _space(tmp_path, "learning_rate = { log_uniform = [1e-4, 1e-2] }")
-    code, _, err = _tune(tmp_path, "--agent", "qlearning", "--env", "taxi", "--space", space,
-                         "--address", f"127.0.0.1:{free_port()}")
+    code, _, err = _tune(
+        tmp_path, "--agent", "qlearning", "--env", "taxi", "--space", space, "--address", f"127.0.0.1:{free_port()}"
+    )
     assert code == 2 and "no Ray cluster answers there" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "runs").exists()
     code, _, err = _tune(tmp_path, "--agent", "qlearning", "--env", "taxi", "--space", space, "--address", "nowhere")
@@ -205,7 +206,14 @@ def test_every_built_in_agent_preset_has_a_valid_default_space():
     envs = {"tabular": "taxi", "vector": "cartpole", "atari": "breakout", "minatar": "minatar-breakout"}
     for name in preset_files("agents"):
         table, origin = default_space(name)
-        kind = "tabular" if "sarsa" in name or "qlearning" in name else "atari" if name in ("dqn-atari", "dqn-nature") \
-            else "minatar" if "minatar" in name else "vector"
+        kind = (
+            "tabular"
+            if "sarsa" in name or "qlearning" in name
+            else "atari"
+            if name in ("dqn-atari", "dqn-nature")
+            else "minatar"
+            if "minatar" in name
+            else "vector"
+        )
         space = check_request(Request(name, envs[kind], table, samples=4, concurrent=2), origin)
         assert "learning_rate" in space.keys and "gamma" in space.keys

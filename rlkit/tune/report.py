@@ -103,8 +103,13 @@ def plot(path: Path, sweep: dict[str, Any], rows: list[dict[str, Any]]) -> None:
                 xs = [1.0 - x for x in xs]
             if dimension.kind == "choice":
                 xs = [dimension.choices.index(x) for x in xs]
-            axis.scatter(xs, [row["return"] for row in subset], marker=marker,
-                         label="finished" if finished else "stopped early", alpha=0.8)
+            axis.scatter(
+                xs,
+                [row["return"] for row in subset],
+                marker=marker,
+                label="finished" if finished else "stopped early",
+                alpha=0.8,
+            )
         if dimension.logarithmic:
             axis.set_xscale("log")
         if dimension.kind == "choice":
@@ -113,7 +118,7 @@ def plot(path: Path, sweep: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         axis.set_xlabel(label)
         axis.set_ylabel("return")
         axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(space.dimensions):]:
+    for axis in list(axes.flat)[len(space.dimensions) :]:
         axis.axis("off")
     axes.flat[0].legend(fontsize="small")
     request = sweep["request"]
@@ -138,10 +143,14 @@ def _toml_value(value: Any) -> str:
 
 
 def _flatten(config: dict[str, Any]) -> dict[str, Any]:
-    return {f"{section}.{key}": value for section in ("env", "train", "agent") for key, value in config[section].items()}
+    return {
+        f"{section}.{key}": value for section in ("env", "train", "agent") for key, value in config[section].items()
+    }
 
 
-def best_preset(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], confirmed: list[dict[str, Any]]) -> str:
+def best_preset(
+    folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], confirmed: list[dict[str, Any]]
+) -> str:
     """An agent preset that extends the swept one with the best configuration's values: the
     searched keys, plus every other key in which `rlkit train --agent best.toml --env E` would
     differ from the trial's config (the sweep's --set and --steps, an env's per-preset table)."""
@@ -172,11 +181,14 @@ def best_preset(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]],
     raise RlkitError(f"{path}: could not write a preset that reproduces {best['name']}'s config")
 
 
-def _preset_text(folder: Path, request: dict[str, Any], best: dict[str, Any], extends: str,
-                 tables: dict[str, dict[str, Any]]) -> str:
+def _preset_text(
+    folder: Path, request: dict[str, Any], best: dict[str, Any], extends: str, tables: dict[str, dict[str, Any]]
+) -> str:
     if "iqm" in best:
-        how = (f"IQM {best['iqm']:.2f} [{best['iqm_ci'][0]:.2f}, {best['iqm_ci'][1]:.2f}] over "
-               f"{len(best['finals'])} fresh seeds")
+        how = (
+            f"IQM {best['iqm']:.2f} [{best['iqm_ci'][0]:.2f}, {best['iqm_ci'][1]:.2f}] over "
+            f"{len(best['finals'])} fresh seeds"
+        )
     else:
         how = f"return {best['return']:.2f} in the search (not confirmed on fresh seeds)"
     lines = [

@@ -95,7 +95,7 @@ def parse_dimension(key: str, spec: Any, origin: str) -> Dimension:
             f"{where} = {spec!r} is not a distribution; write one of {', '.join(KINDS)}, "
             "e.g. { log_uniform = [1e-5, 1e-2] } or { choice = [32, 64] }"
         )
-    (kind, values), = spec.items()
+    ((kind, values),) = spec.items()
     if kind not in KINDS:
         raise RlkitError(f"{where}: unknown distribution {kind!r}; valid: {', '.join(KINDS)}")
     if kind == "choice":
@@ -158,7 +158,8 @@ class Space:
                 per_key.append([d.from_unit(end) for end in d.unit_range()])
         longest = max((len(values) for values in per_key), default=0)
         return [
-            {d.key: values[min(i, len(values) - 1)] for d, values in zip(self.dimensions, per_key)} for i in range(longest)
+            {d.key: values[min(i, len(values) - 1)] for d, values in zip(self.dimensions, per_key)}
+            for i in range(longest)
         ]
 
 

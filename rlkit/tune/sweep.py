@@ -5,9 +5,10 @@ A sweep folder holds:
     sweep.json        what was asked (agent, env, space, ...), every trial's drawn values and
                       config, and the sweep's state; written before the first trial starts
     trials/trial-007/ trial 7's run folder (config, TensorBoard events, checkpoints, eval.json)
-    trials/trial-007.json   its attempts (node id, host, pid, the step it resumed from), its
-                      last report to Tune and how Tune ended it (complete: finished or stopped
-                      by ASHA; error)
+    trials/trial-007.json   written by the trial: its attempts (node id, host, pid, the step it
+                      resumed from, when it started training) and its last report to Tune
+    trials/trial-007.tune.json   written by the sweep: when Tune started each attempt, and how
+                      Tune ended the trial (complete: finished or stopped by ASHA; error)
     ray/              Ray Tune's own state, which `rlkit tune --resume` restores
     confirm/trial-007/seed-N/   the best trials retrained on fresh seeds
     sweep.md, sweep.png, best.toml   the results
@@ -219,25 +220,43 @@ def _sidecar(folder: Path, name: str) -> Path:
     return folder / "trials" / f"{name}.json"
 
 
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def read_sidecar(folder: Path, name: str) -> dict[str, Any]:
+    """What the trial wrote and what the sweep wrote about it, together. Each file has one
+    writer (the trial's worker, or the sweep's driver), so no update is lost to another."""
     path = _sidecar(folder, name)
-    return json.loads(path.read_text()) if path.is_file() else {"attempts": []}
+    return {"attempts": [], "scheduled": []} | _read(path) | _read(path.with_suffix(".tune.json"))
 
 
-def _update_sidecar(folder: Path, name: str, **changes: Any) -> dict[str, Any]:
-    data = read_sidecar(folder, name) | changes
-    write_json(_sidecar(folder, name), data)
-    return data
+def _update_sidecar(folder: Path, name: str, **changes: Any) -> None:
+    """The trial's own file (its worker is the only writer)."""
+    path = _sidecar(folder, name)
+    write_json(path, _read(path) | changes)
+
+
+def _update_tune_record(folder: Path, name: str, **changes: Any) -> None:
+    """The sweep's file about a trial (the driver is the only writer)."""
+    path = _sidecar(folder, name).with_suffix(".tune.json")
+    write_json(path, _read(path) | changes)
 
 
 # ---------------------------------------------------------------------------- one trial, in a Ray worker
 
 
 class _ReportToTune(Callback):
-    """Each periodic evaluation goes to Tune (and into the trial's sidecar, for the ranking)."""
+    """Each periodic evaluation goes to Tune (and into the trial's sidecar, for the ranking);
+    the time training starts goes into the attempt's record (Ray's cost per trial)."""
 
     def __init__(self, folder: Path, name: str):
         self.folder, self.name = folder, name
+
+    def on_training_start(self, run: Any) -> None:
+        attempts = read_sidecar(self.folder, self.name)["attempts"]
+        attempts[-1]["training_start"] = time.time()
+        _update_sidecar(self.folder, self.name, attempts=attempts)
 
     def on_evaluation(self, run: Any, result: dict[str, Any]) -> None:
         _report(self.folder, self.name, run.step, result["return_mean"], final=False)
@@ -311,18 +330,26 @@ def _tune_callback(folder: Path, total: int) -> Any:
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             kind = "final" if result.get("final") else "eval"
-            print(f"{self._name(trial)}  step {int(result['step']):>9,}  {kind} return {result[METRIC]:.2f}", flush=True)
+            print(
+                f"{self._name(trial)}  step {int(result['step']):>9,}  {kind} return {result[METRIC]:.2f}", flush=True
+            )
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            scheduled = read_sidecar(folder, self._name(trial))["scheduled"]
+            _update_tune_record(folder, self._name(trial), scheduled=[*scheduled, time.time()])
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            scheduled = read_sidecar(folder, self._name(trial))["scheduled"]
+            _update_tune_record(folder, self._name(trial), scheduled=[*scheduled, time.time()])
+            print(f"{self._name(trial)}  its worker failed; retrying from its latest checkpoint", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            _update_sidecar(folder, self._name(trial), tune_status="complete")
+            _update_tune_record(folder, self._name(trial), tune_status="complete")
             self.ended += 1
             print(f"{self._name(trial)}  done ({self.ended}/{total} trials ended)", flush=True)
 
-        def on_trial_recover(self, iteration, trials, trial, **info):
-            print(f"{self._name(trial)}  its worker failed; retrying from its latest checkpoint", flush=True)
-
         def on_trial_error(self, iteration, trials, trial, **info):
-            _update_sidecar(folder, self._name(trial), tune_status="error", error_file=str(trial.error_file or ""))
+            _update_tune_record(folder, self._name(trial), tune_status="error", error_file=str(trial.error_file or ""))
             self.ended += 1
             print(f"{self._name(trial)}  failed after {MAX_FAILURES} retries: {trial.error_file}", flush=True)
 
@@ -420,7 +447,9 @@ def confirm_seeds(sweep: dict[str, Any]) -> list[int]:
     return list(range(first, first + int(sweep["request"]["confirm_seeds"])))
 
 
-def _confirm(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], address: str | None) -> list[dict[str, Any]]:
+def _confirm(
+    folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], address: str | None
+) -> list[dict[str, Any]]:
     """Retrain the top trials on fresh seeds; their IQM with a 95% bootstrap interval, best first."""
     from rlkit.run.launch import run_parallel, seed_configs
 
@@ -435,8 +464,15 @@ def _confirm(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], ad
         for row in top
         for config in seed_configs(config_from_dict(by_name[row["name"]]["config"]), seeds)
     ]
-    print(f"confirming the top {len(top)} trials on seeds {seeds[0]}-{seeds[-1]} ({len(jobs)} runs)", flush=True)
-    run_parallel(jobs, workers=int(request["concurrent"]), address=address, on_ray=True)
+    todo = [(config, run_dir) for config, run_dir in jobs if not (run_dir / "eval.json").is_file()]
+    print(f"confirming the top {len(top)} trials on seeds {seeds[0]}-{seeds[-1]} ({len(todo)} runs to go)", flush=True)
+    run_parallel(todo, workers=int(request["concurrent"]), address=address, on_ray=True)
+    unfinished = [str(run_dir) for _, run_dir in jobs if not (run_dir / "eval.json").is_file()]
+    if unfinished:
+        raise RlkitError(
+            f"{len(unfinished)} confirmation runs did not finish (their errors are above), e.g. {unfinished[0]}; "
+            f"continue them with: rlkit tune --resume {folder}"
+        )
     results = []
     for row in top:
         finals = [
@@ -444,8 +480,16 @@ def _confirm(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], ad
             for seed in seeds
         ]
         low, high = bootstrap_interval(np.array(finals), iqm)
-        results.append({"name": row["name"], "values": row["values"], "search_return": row["return"],
-                        "finals": finals, "iqm": iqm(np.array(finals)), "iqm_ci": [low, high]})
+        results.append(
+            {
+                "name": row["name"],
+                "values": row["values"],
+                "search_return": row["return"],
+                "finals": finals,
+                "iqm": iqm(np.array(finals)),
+                "iqm_ci": [low, high],
+            }
+        )
     results.sort(key=lambda result: -result["iqm"])
     return results
 
