@@ -300,7 +300,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         address = _address(args)
         if address:
-            from rlkit.tune.sweep import check_address, import_ray
+            from rlkit.run.launch import check_address, import_ray
 
             import_ray()
             check_address(address)

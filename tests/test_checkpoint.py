@@ -327,8 +327,12 @@ def test_resume_from_an_older_checkpoint_sets_newer_ones_aside(cli, tmp_path):
     run = _train(cli, tmp_path, "--set", "checkpoint_interval=100", agent="qlearning", env="taxi", steps=200)
     import shutil
 
-    shutil.rmtree(run / "checkpoints" / "step-000000000200")  # as if killed before the last one was written
-    newer_best = [p.name for p in (run / "checkpoints").glob("best-*") if int(p.name[-12:]) > 100]
+    checkpoints = run / "checkpoints"
+    for best in checkpoints.glob("best-*"):  # whichever evaluation was best, make it the one at step 200
+        shutil.rmtree(best)
+    shutil.copytree(checkpoints / "step-000000000200", checkpoints / "best-000000000200")
+    shutil.rmtree(checkpoints / "step-000000000200")  # as if killed before the last one was written
+    newer_best = ["best-000000000200"]
     code, _, err = cli("train", "--resume", run, "--no-progress")
     assert code == 0, err
     aside = run / "checkpoints" / "abandoned-after-000000000100"

@@ -10,6 +10,7 @@ import pytest
 from conftest import free_port
 
 from rlkit.tune.space import parse_space
+from rlkit.tune.sweep import read_sidecar
 
 pytestmark = pytest.mark.ray
 
@@ -23,7 +24,10 @@ def _scenario(ray_namespace, name: str, folder: Path, *extra: str) -> dict:
 
 
 def _sidecars(sweep: Path) -> dict[str, dict]:
-    return {path.stem: json.loads(path.read_text()) for path in (sweep / "trials").glob("trial-*.json")}
+    """Each trial's records: its attempts and last report (from its worker), and when Tune
+    started it and how Tune ended it (from the sweep)."""
+    trials = json.loads((sweep / "sweep.json").read_text())["trials"]
+    return {trial["name"]: read_sidecar(sweep, trial["name"]) for trial in trials}
 
 
 def _flat(config: dict) -> dict:

@@ -23,9 +23,12 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,8 @@ from rlkit.run.trainer import Interrupted, Run, new_run_dir, resume
 
 GROUP_FILE = "group.json"
 STOP_TIMEOUT_S = 300  # how long a stopping group waits for its workers' checkpoints
+
+CONNECT_TIMEOUT_S = 10.0  # an --address that does not answer within this is refused
 
 
 class GroupFailed(Exception):
@@ -68,6 +73,57 @@ def parse_seeds(text: str) -> list[int]:
     if min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise RlkitError(f"--seeds {text!r}: give distinct seeds, 0 or more")
     return seeds
+
+
+def import_ray() -> Any:
+    """Ray with Tune, or one clear line saying how to install it."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # rlkit prints its own lines; Tune's tables stay off
+    try:
+        import ray
+        import ray.tune  # noqa: F401
+    except ImportError:
+        raise RlkitError(
+            "this needs Ray Tune, which is not installed; install the tune extra: pip install 'rlkit[tune]'"
+        ) from None
+    return ray
+
+
+def check_address(address: str) -> None:
+    """Refuse a Ray address that is malformed or that nothing answers at, within seconds."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise RlkitError(f"--address {address!r} is not HOST:PORT (a Ray head node's address, e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise RlkitError(
+            f"--address {address}: no Ray cluster answers there ({error.strerror or error}); "
+            "start one with `ray start --head` or leave --address out for a local Ray instance"
+        ) from None
+
+
+def resolve_address(address: str | None) -> str | None:
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+@contextmanager
+def ray_connection(address: str | None, num_cpus: int | None = None) -> Iterator[Any]:
+    """Connected to the cluster at `address`, or to a local Ray instance started here and stopped
+    at the end; inside an already connected session, that session."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    quiet = {"logging_level": "WARNING", "log_to_driver": False, "configure_logging": True}
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        os.environ.pop("RAY_ADDRESS", None)  # an empty or stale variable must not redirect the local instance
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
 
 
 def _seed_label(seed: int) -> str:
@@ -131,8 +187,6 @@ def train_seeds(
     With `address`, the seeds run as tasks on that Ray cluster."""
     Run(seed_configs(config, seeds[:1])[0], progress=False)  # refuse a config that cannot run, before any folder
     if address:
-        from rlkit.tune.sweep import check_address, import_ray
-
         import_ray()
         check_address(address)
     group = new_run_dir(config, root, label=f"seeds{seeds[0]}-{seeds[-1]}")
@@ -248,8 +302,6 @@ def _on_ray(jobs: list[tuple[RunConfig, Path]], workers: int, address: str | Non
     """The jobs as Ray tasks of one CPU each, at most `workers` in flight; a task whose worker
     dies is retried (it continues from its checkpoint). A failed job is reported and the others
     go on; GroupFailed-style bookkeeping is left to the caller, which reads the run folders."""
-    from rlkit.tune.sweep import ray_connection
-
     with ray_connection(address) as ray:
         task = ray.remote(num_cpus=1, max_retries=3)(_ray_job)
         pending = list(jobs)

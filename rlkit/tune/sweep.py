@@ -28,8 +28,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from rlkit.config import build_config, config_from_dict, config_key, load_preset
 from rlkit.errors import RlkitError
 from rlkit.run import checkpoint
 from rlkit.run.callbacks import Callback
+from rlkit.run.launch import check_address, import_ray, ray_connection, resolve_address
 from rlkit.run.study import bootstrap_interval, iqm
 from rlkit.tune.space import Space, parse_space
 
@@ -47,67 +47,12 @@ SWEEP_FILE = "sweep.json"
 METRIC = "eval/return_mean"
 MAX_FAILURES = 3  # a trial whose worker dies is retried this many times, from its checkpoint
 ASHA_REDUCTION = 2  # ASHA keeps the better half of the trials at each rung
-CONNECT_TIMEOUT_S = 10.0
 
 
 class SweepInterrupted(Exception):
     def __init__(self, folder: Path):
         super().__init__(f"interrupted; continue the sweep with: rlkit tune --resume {folder}")
         self.folder = folder
-
-
-# ---------------------------------------------------------------------------- Ray, when present
-
-
-def import_ray() -> Any:
-    """Ray with Tune, or one clear line saying how to install it."""
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # rlkit prints its own lines; Tune's tables stay off
-    try:
-        import ray
-        import ray.tune  # noqa: F401
-    except ImportError:
-        raise RlkitError(
-            "this needs Ray Tune, which is not installed; install the tune extra: pip install 'rlkit[tune]'"
-        ) from None
-    return ray
-
-
-def check_address(address: str) -> None:
-    """Refuse a Ray address that is malformed or that nothing answers at, within seconds."""
-    host, colon, port = address.removeprefix("ray://").rpartition(":")
-    if not colon or not host or not port.isdigit():
-        raise RlkitError(f"--address {address!r} is not HOST:PORT (a Ray head node's address, e.g. 10.0.0.5:6379)")
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as error:
-        raise RlkitError(
-            f"--address {address}: no Ray cluster answers there ({error.strerror or error}); "
-            "start one with `ray start --head` or leave --address out for a local Ray instance"
-        ) from None
-
-
-def resolve_address(address: str | None) -> str | None:
-    return address or os.environ.get("RAY_ADDRESS") or None
-
-
-@contextmanager
-def ray_connection(address: str | None, num_cpus: int | None = None) -> Iterator[Any]:
-    """Connected to the cluster at `address`, or to a local Ray instance started here and stopped
-    at the end; inside an already connected session, that session."""
-    ray = import_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    quiet = {"logging_level": "WARNING", "log_to_driver": False, "configure_logging": True}
-    if address:
-        ray.init(address=address, **quiet)
-    else:
-        os.environ.pop("RAY_ADDRESS", None)  # an empty or stale variable must not redirect the local instance
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 # ---------------------------------------------------------------------------- the sweep's request
