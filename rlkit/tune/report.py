@@ -87,6 +87,7 @@ def plot(path: Path, sweep: dict[str, Any], rows: list[dict[str, Any]]) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter
     except ImportError:
         print(f"{path}: not drawn (needs matplotlib: pip install 'rlkit[tune]')", flush=True)
         return
@@ -112,6 +113,7 @@ def plot(path: Path, sweep: dict[str, Any], rows: list[dict[str, Any]]) -> None:
             )
         if dimension.logarithmic:
             axis.set_xscale("log")
+            axis.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: minor ones overlap
         if dimension.kind == "choice":
             axis.set_xticks(range(len(dimension.choices)), [str(c) for c in dimension.choices])
         label = f"1 − {dimension.key}" if dimension.kind == "one_minus_log_uniform" else dimension.key
