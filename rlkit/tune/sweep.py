@@ -112,7 +112,7 @@ def check_request(request: Request, space_origin: str) -> Space:
     """Every check that needs no Ray: the presets resolve, every key of the space exists and both
     ends of each range (and every choice) are valid values for it."""
     base = build_config(request.agent, request.env, request.steps, request.seed, request.overrides)
-    space = parse_space(request.space, space_origin, check_key=lambda key: _known_key(base.algo, key))
+    space = parse_space(request.space, space_origin, check_key=lambda key: config_key(base.algo, key))
     for values in space.bounds_to_check():
         try:
             build_config(request.agent, request.env, request.steps, request.seed, request.overrides, values=values)
@@ -126,14 +126,10 @@ def check_request(request: Request, space_origin: str) -> Space:
     return space
 
 
-def _known_key(algo: str, key: str) -> None:
-    """RlkitError for a key the run's config does not have (the message --set gives)."""
-    config_key(algo, key)
-
-
 def trial_configs(request: Request, space: Space) -> list[dict[str, Any]]:
-    """The trials: values drawn from the sweep's own stream, and each trial's whole config."""
-    rng = np.random.default_rng([request.seed, 0x7E57])
+    """The trials: values drawn from the sweep's own stream (its seed and first run seed, so a
+    refined round draws anew), and each trial's whole config."""
+    rng = np.random.default_rng([request.seed, request.first_seed, 0x7E57])
     trials = []
     for index, values in enumerate(space.sample(request.samples, rng)):
         seed = request.first_seed + index
