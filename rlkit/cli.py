@@ -329,7 +329,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _address(args: argparse.Namespace) -> str | None:
-    return args.address or os.environ.get("RAY_ADDRESS") or None
+    from rlkit.run.launch import resolve_address
+
+    return resolve_address(args.address)
 
 
 def _tune(args: argparse.Namespace) -> int:
