@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from rlkit.tune.space import parse_space
-from rlkit.tune.sweep import read_sidecar
+from rlkit.tune.space import parse_space, refine
+from rlkit.tune.sweep import ranked_trials, read_sidecar
 
 pytestmark = pytest.mark.ray
 
@@ -81,8 +81,10 @@ def test_sweep_stopped_with_ctrl_c_resumes_and_its_best_toml_trains(ray_namespac
     child_state = json.loads((child / "sweep.json").read_text())
     assert child_state["request"]["parent"] == str(sweep)
     old, new = parse_space(state["request"]["space"], "old"), parse_space(child_state["request"]["space"], "new")
-    for a, b in zip(old.dimensions, new.dimensions):
-        assert a.low <= b.low < b.high <= a.high and (b.high - b.low) < (a.high - a.low), (a, b)
+    ranked = [row["values"] for row in ranked_trials(sweep, state) if row["return"] is not None]
+    for a, b, expected in zip(old.dimensions, new.dimensions, refine(old, ranked).dimensions):
+        assert (b.low, b.high) == pytest.approx((expected.low, expected.high))  # the rule, applied to this sweep
+        assert a.low <= b.low < b.high <= a.high, (a, b)
     assert min(t["seed"] for t in child_state["trials"]) > max(confirm_seeds)
 
 
