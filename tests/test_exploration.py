@@ -45,6 +45,29 @@ def test_without_ties_greedy_rows_take_the_argmax_and_draw_no_tie_noise():
     assert rng.random() == twin.random()
 
 
+def test_without_random_ties_a_tie_goes_to_the_first_maximum_and_draws_nothing_more():
+    q_values = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    rng = np.random.default_rng(5)
+    actions = epsilon_greedy(lambda: q_values, 2, 3, 0.0, rng, random_ties=False)
+    assert actions.tolist() == [1, 0]
+    twin = np.random.default_rng(5)
+    twin.random(2)
+    twin.integers(3, size=2)
+    assert rng.random() == twin.random()
+
+
+def test_tables_break_ties_at_random_and_networks_take_the_first_maximum():
+    """A Q-table starts as one big tie, so it breaks ties at random; a network's values tie
+    only by accident (MountainCar's DQN meets a few dozen exact float32 ties in 30k steps), and
+    it takes the first maximum as torch.argmax does, so its seeded runs stay what they were."""
+    from rlkit.agents.dqn import DQNAgent
+    from rlkit.agents.expected_sarsa import ExpectedSarsaAgent
+    from rlkit.agents.qlearning import QLearningAgent
+
+    assert QLearningAgent.random_ties and ExpectedSarsaAgent.random_ties
+    assert not DQNAgent.random_ties
+
+
 def _action_digest(agent: str, env: str, steps: int, overrides: dict, tmp_path) -> tuple[str, list[float]]:
     class Record(rlkit.Callback):
         def __init__(self):

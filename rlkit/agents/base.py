@@ -147,6 +147,7 @@ class BaseAgent:
         self.rng = generator(seed, Stream.EXPLORATION)
 
     num_actions: int
+    random_ties = True  # greedy ties broken at random (exploration.epsilon_greedy); False: the first maximum
 
     def epsilon(self, step: int) -> float:
         return self.config.epsilon_at(step, self.total_steps)
@@ -160,7 +161,14 @@ class BaseAgent:
 
     def epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         """ε-greedy actions on `action_values`, every draw from `rng`."""
-        return epsilon_greedy(lambda: self.action_values(observations), len(observations), self.num_actions, epsilon, rng)
+        return epsilon_greedy(
+            lambda: self.action_values(observations),
+            len(observations),
+            self.num_actions,
+            epsilon,
+            rng,
+            self.random_ties,
+        )
 
     def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         """Greedy actions (ties broken at random), random ones with probability `epsilon`, every

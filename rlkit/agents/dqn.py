@@ -139,6 +139,8 @@ class DQNAgent(BaseAgent):
     Acts ε-greedily (or by softmax) in batches, stores every transition, learns every
     `train_freq` env steps."""
 
+    random_ties = False  # a network's Q values tie only by accident (MountainCar's do): the first maximum wins
+
     def __init__(
         self,
         config: DQNConfig,

@@ -23,22 +23,31 @@ def epsilon_greedy_probabilities(q_values: np.ndarray, epsilon: float) -> np.nda
 
 
 def epsilon_greedy(
-    q_values: Callable[[], np.ndarray], num_rows: int, num_actions: int, epsilon: float, rng: np.random.Generator
+    q_values: Callable[[], np.ndarray],
+    num_rows: int,
+    num_actions: int,
+    epsilon: float,
+    rng: np.random.Generator,
+    random_ties: bool = True,
 ) -> np.ndarray:
-    """One action per row: a uniformly random action with probability ε, else the greedy one,
-    ties between maximal Q values broken uniformly at random.
+    """One action per row: a uniformly random action with probability ε, else the greedy one.
+    Ties between maximal Q values are broken uniformly at random (`random_ties`: a Q-table
+    starts all ties), or go to the first maximal action (as torch.argmax; a network's values
+    tie only by accident, and its seeded runs then stay what they were).
 
     `q_values()` returns the (num_rows, num_actions) values; it is called only when some row
     acts greedily, so a network is not run while every row explores. The draws from `rng`
     come in a fixed order, part of every seeded result: num_rows uniforms (explore or not),
-    num_rows random actions (used by the rows that explore), then, only when some greedy row
-    has tied maxima, num_actions uniforms for each such row."""
+    num_rows random actions (used by the rows that explore), then, with `random_ties` and only
+    when some greedy row has tied maxima, num_actions uniforms for each such row."""
     explore = rng.random(num_rows) < epsilon
     random_actions = rng.integers(num_actions, size=num_rows)
     if explore.all():
         return random_actions
     values = np.asarray(q_values())
     actions = values.argmax(axis=1)
+    if not random_ties:
+        return np.where(explore, random_actions, actions)
     best = values == values.max(axis=1, keepdims=True)
     tied = (best.sum(axis=1) > 1) & ~explore
     if tied.any():
