@@ -45,8 +45,9 @@ def checkpointed_trial(root: Path) -> Path | None:
 
 
 def taxi(folder: Path) -> dict:
-    """Q-learning on Taxi: a sweep stopped with Ctrl-C and resumed; a trial evaluated; best.toml
-    trained; a refined round."""
+    """Q-learning on Taxi: a sweep stopped with Ctrl-C and resumed (fifo, so that the trial seen
+    training was stopped by Ctrl-C and not by ASHA); a trial evaluated; best.toml trained; a
+    refined round."""
     space = folder / "space.toml"
     space.write_text(
         "learning_rate = { log_uniform = [0.05, 1.0] }\n"
@@ -85,6 +86,8 @@ def taxi(folder: Path) -> dict:
             "2",
             "--seed",
             "3",
+            "--scheduler",
+            "fifo",
             "--run-dir",
             root,
             *common,
@@ -122,7 +125,7 @@ def taxi(folder: Path) -> dict:
 
 
 def cartpole(folder: Path) -> dict:
-    """DQN on CartPole: a tiny sweep with the preset's own default space."""
+    """DQN on CartPole: a tiny sweep with the preset's own default space, under ASHA."""
     return {
         "tune": rlkit(
             "tune",
@@ -149,7 +152,7 @@ def cartpole(folder: Path) -> dict:
             "--confirm-seeds",
             "2",
             "--scheduler",
-            "fifo",
+            "asha",
             "--run-dir",
             folder / "runs",
         )
