@@ -16,8 +16,22 @@ from pathlib import Path
 RLKIT = [sys.executable, "-m", "rlkit.cli"]
 
 
-def rlkit(*args: str, env: dict | None = None, timeout: float = 600) -> dict:
-    process = subprocess.run([*RLKIT, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
+# short trials: an evaluation (and so a checkpoint) every 10k steps, small evaluations
+TRIAL_SETTINGS = (
+    "--set train.eval_interval=10000 --set train.eval_episodes=5 --set train.final_eval_episodes=10".split()
+)
+
+
+def command(text: str, *paths: Path | str) -> list[str]:
+    """`rlkit TEXT` as an argument list, each {} word of TEXT replaced by the next of `paths`
+    (after the split, so a path may hold spaces)."""
+    values = iter(paths)
+    return [*RLKIT, *(str(next(values)) if word == "{}" else word for word in text.split())]
+
+
+def rlkit(text: str, *paths: Path | str, env: dict | None = None, timeout: float = 600) -> dict:
+    """Run `rlkit TEXT` (see `command`); its exit code and output."""
+    process = subprocess.run(command(text, *paths), capture_output=True, text=True, timeout=timeout, env=env)
     return {"rc": process.returncode, "out": process.stdout[-4000:], "err": process.stderr[-4000:]}
 
 
@@ -55,43 +69,15 @@ def taxi(folder: Path) -> dict:
         "exploration_fraction = { uniform = [0.1, 0.6] }\n"
     )
     root = folder / "runs"
-    common = [
-        "--set",
-        "train.eval_interval=10000",
-        "--set",
-        "train.eval_episodes=5",
-        "--set",
-        "train.final_eval_episodes=10",
-        "--steps",
-        "40000",
-    ]
     result: dict = {}
     process = subprocess.Popen(
-        [
-            *RLKIT,
-            "tune",
-            "--agent",
-            "qlearning",
-            "--env",
-            "taxi",
-            "--space",
+        command(
+            "tune --agent qlearning --env taxi --space {} --samples 4 --concurrent 2 --top 2 --confirm-seeds 2 "
+            "--seed 3 --scheduler fifo --steps 40000 --run-dir {}",
             space,
-            "--samples",
-            "4",
-            "--concurrent",
-            "2",
-            "--top",
-            "2",
-            "--confirm-seeds",
-            "2",
-            "--seed",
-            "3",
-            "--scheduler",
-            "fifo",
-            "--run-dir",
             root,
-            *common,
-        ],
+        )
+        + TRIAL_SETTINGS,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -104,23 +90,15 @@ def taxi(folder: Path) -> dict:
     result["interrupted"] = {"rc": process.returncode, "out": output[-4000:]}
     sweep = sweep_folders(root)[0]
     result["sweep"] = str(sweep)
-    result["resumed"] = rlkit("tune", "--resume", sweep)
+    result["resumed"] = rlkit("tune --resume {}", sweep)
     trial = sorted((sweep / "trials").glob("trial-*/eval.json"))[0].parent
-    result["eval"] = rlkit("eval", trial, "--episodes", "3")
-    result["best_config"] = rlkit("train", "--agent", sweep / "best.toml", "--env", "taxi", "--print-config")
+    result["eval"] = rlkit("eval {} --episodes 3", trial)
+    best = sweep / "best.toml"
+    result["best_config"] = rlkit("train --agent {} --env taxi --print-config", best)
     result["best_train"] = rlkit(
-        "train",
-        "--agent",
-        sweep / "best.toml",
-        "--env",
-        "taxi",
-        "--seed",
-        "77",
-        "--run-dir",
-        folder / "best-runs",
-        "--no-progress",
+        "train --agent {} --env taxi --seed 77 --run-dir {} --no-progress", best, folder / "best-runs"
     )
-    result["refined"] = rlkit("tune", "--refine", sweep, "--samples", "2", "--top", "0", "--run-dir", root)
+    result["refined"] = rlkit("tune --refine {} --samples 2 --top 0 --run-dir {}", sweep, root)
     return result
 
 
@@ -128,32 +106,9 @@ def cartpole(folder: Path) -> dict:
     """DQN on CartPole: a tiny sweep with the preset's own default space, under ASHA."""
     return {
         "tune": rlkit(
-            "tune",
-            "--agent",
-            "dqn",
-            "--env",
-            "cartpole",
-            "--samples",
-            "2",
-            "--concurrent",
-            "2",
-            "--steps",
-            "3000",
-            "--set",
-            "learning_starts=500",
-            "--set",
-            "train.eval_interval=1000",
-            "--set",
-            "train.eval_episodes=2",
-            "--set",
-            "train.final_eval_episodes=3",
-            "--top",
-            "1",
-            "--confirm-seeds",
-            "2",
-            "--scheduler",
-            "asha",
-            "--run-dir",
+            "tune --agent dqn --env cartpole --samples 2 --concurrent 2 --steps 3000 --set learning_starts=500 "
+            "--set train.eval_interval=1000 --set train.eval_episodes=2 --set train.final_eval_episodes=3 "
+            "--top 1 --confirm-seeds 2 --scheduler asha --run-dir {}",
             folder / "runs",
         )
     }
@@ -197,36 +152,13 @@ def cluster(folder: Path) -> dict:
         result["cluster_start_s"] = time.monotonic() - start
         root = folder / "runs"
         process = subprocess.Popen(
-            [
-                *RLKIT,
-                "tune",
-                "--agent",
-                "qlearning",
-                "--env",
-                "taxi",
-                "--samples",
-                "2",
-                "--concurrent",
-                "2",
-                "--steps",
-                "150000",
-                "--set",
-                "train.eval_interval=10000",
-                "--set",
-                "train.eval_episodes=5",
-                "--set",
-                "train.final_eval_episodes=10",
-                "--scheduler",
-                "fifo",
-                "--top",
-                "1",
-                "--confirm-seeds",
-                "1",
-                "--address",
+            command(
+                "tune --agent qlearning --env taxi --samples 2 --concurrent 2 --steps 150000 --scheduler fifo "
+                "--top 1 --confirm-seeds 1 --address {} --run-dir {}",
                 address,
-                "--run-dir",
                 root,
-            ],
+            )
+            + TRIAL_SETTINGS,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -241,20 +173,9 @@ def cluster(folder: Path) -> dict:
         result["tune"] = {"rc": process.returncode, "out": output[-6000:]}
         result["sweep"] = str(sweep_folders(root)[0])
         result["seeds"] = rlkit(
-            "train",
-            "--agent",
-            "qlearning",
-            "--env",
-            "taxi",
-            "--steps",
-            "20000",
-            "--seeds",
-            "1-2",
-            "--set",
-            "train.final_eval_episodes=10",
-            "--address",
+            "train --agent qlearning --env taxi --steps 20000 --seeds 1-2 --set train.final_eval_episodes=10 "
+            "--address {} --run-dir {}",
             address,
-            "--run-dir",
             folder / "seed-runs",
             env=env,
         )
