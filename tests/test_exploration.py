@@ -33,16 +33,21 @@ def test_the_values_are_not_computed_while_every_row_explores():
     assert actions.shape == (5,) and set(actions) <= {0, 1, 2}
 
 
+def _assert_draws_were_only_explore_and_random_actions(rng, seed: int, rows: int, actions: int) -> None:
+    """`rng` (seeded `seed`) drew exactly `rows` uniforms and `rows` random actions: its stream
+    continues as a twin's that drew only those."""
+    twin = np.random.default_rng(seed)
+    twin.random(rows)
+    twin.integers(actions, size=rows)
+    assert rng.random() == twin.random()
+
+
 def test_without_ties_greedy_rows_take_the_argmax_and_draw_no_tie_noise():
     q_values = np.array([[0.0, 2.0, 1.0], [5.0, -1.0, 4.0]])
     rng = np.random.default_rng(3)
     actions = epsilon_greedy(lambda: q_values, 2, 3, 0.0, rng)
     assert actions.tolist() == [1, 0]
-    # exactly 2 uniforms and 2 integers were drawn: the stream continues as if no values were read
-    twin = np.random.default_rng(3)
-    twin.random(2)
-    twin.integers(3, size=2)
-    assert rng.random() == twin.random()
+    _assert_draws_were_only_explore_and_random_actions(rng, 3, rows=2, actions=3)
 
 
 def test_without_random_ties_a_tie_goes_to_the_first_maximum_and_draws_nothing_more():
@@ -50,10 +55,7 @@ def test_without_random_ties_a_tie_goes_to_the_first_maximum_and_draws_nothing_m
     rng = np.random.default_rng(5)
     actions = epsilon_greedy(lambda: q_values, 2, 3, 0.0, rng, random_ties=False)
     assert actions.tolist() == [1, 0]
-    twin = np.random.default_rng(5)
-    twin.random(2)
-    twin.integers(3, size=2)
-    assert rng.random() == twin.random()
+    _assert_draws_were_only_explore_and_random_actions(rng, 5, rows=2, actions=3)
 
 
 def test_tables_break_ties_at_random_and_networks_take_the_first_maximum():
@@ -77,8 +79,9 @@ def _action_digest(agent: str, env: str, steps: int, overrides: dict, tmp_path) 
             self.actions.append(np.asarray(transition.actions, dtype=np.int64).copy())
 
     record = Record()
-    result = rlkit.train(agent=agent, env=env, steps=steps, seed=101, overrides=overrides, run_dir=tmp_path,
-                         callbacks=[record])
+    result = rlkit.train(
+        agent=agent, env=env, steps=steps, seed=101, overrides=overrides, run_dir=tmp_path, callbacks=[record]
+    )
     digest = hashlib.sha256(np.concatenate(record.actions).tobytes()).hexdigest()[:16]
     return digest, result.evaluation["returns"]
 
@@ -86,8 +89,13 @@ def _action_digest(agent: str, env: str, steps: int, overrides: dict, tmp_path) 
 def test_dqn_takes_the_same_seeded_actions_as_before_epsilon_greedy_was_shared(tmp_path):
     """Recorded with DQN's own ε-greedy before the agents shared one: 500 random steps, then
     2,500 ε-greedy ones while learning, then the greedy evaluation."""
-    overrides = {"learning_starts": 500, "device": "cpu", "train.eval_interval": 1000, "train.eval_episodes": 3,
-                 "train.final_eval_episodes": 5}
+    overrides = {
+        "learning_starts": 500,
+        "device": "cpu",
+        "train.eval_interval": 1000,
+        "train.eval_episodes": 3,
+        "train.final_eval_episodes": 5,
+    }
     digest, returns = _action_digest("dqn", "cartpole", 3000, overrides, tmp_path)
     assert digest == "557c1faf029adb74"
     assert returns == [37.0, 38.0, 38.0, 43.0, 49.0]
