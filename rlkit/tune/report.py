@@ -17,7 +17,7 @@ NOT_IN_PRESET = ("train.seed", "train.checkpoint_interval")
 
 
 def write(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], confirmed: list[dict[str, Any]]) -> None:
-    (folder / "best.toml").write_text(best_preset(folder, sweep, rows, confirmed))
+    best_preset(folder, sweep, rows, confirmed)  # writes best.toml
     (folder / "sweep.md").write_text(markdown(folder, sweep, rows, confirmed))
     plot(folder / "sweep.png", sweep, rows)
 
@@ -155,7 +155,8 @@ def best_preset(
 ) -> str:
     """An agent preset that extends the swept one with the best configuration's values: the
     searched keys, plus every other key in which `rlkit train --agent best.toml --env E` would
-    differ from the trial's config (the sweep's --set and --steps, an env's per-preset table)."""
+    differ from the trial's config (the sweep's --set and --steps, an env's per-preset table).
+    Writes it to FOLDER/best.toml (resolving it needs the file) and returns its text."""
     request = sweep["request"]
     best = confirmed[0] if confirmed else next(row for row in rows if row["return"] is not None)
     trial = next(t for t in sweep["trials"] if t["name"] == best["name"])
