@@ -34,8 +34,9 @@ from rlkit.run.trainer import Run, new_run_dir
 INTERVAL, EPISODES, STEPS = 2_500, 20, 50_000
 
 
-def run_rlkit(seed: int, preset: str) -> dict[str, Any]:
+def run_rlkit(seed: int, preset: str, extra: list[str]) -> dict[str, Any]:
     overrides = [
+        *extra,
         f"eval_interval={INTERVAL}",
         f"eval_episodes={EPISODES}",
         f"stop_at_return={SOLVED}",
@@ -49,7 +50,8 @@ def run_rlkit(seed: int, preset: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as root:
         result = run.train(new_run_dir(config, Path(root)))
     seconds, steps = first_solved(result["evaluations"])
-    return {"seed": seed, "solved_s": seconds and construction + seconds, "solved_steps": steps}
+    updates = run.agent.gradient_steps_done if steps else None  # at the solve: the run stops there
+    return {"seed": seed, "solved_s": seconds and construction + seconds, "solved_steps": steps, "updates": updates}
 
 
 def run_sb3(seed: int) -> dict[str, Any]:
@@ -96,6 +98,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "solved_s": median([r["solved_s"] for r in runs]),
         "solved_steps": median([r["solved_steps"] for r in runs]),
         "seeds_solved": sum(r["solved_steps"] is not None for r in runs),
+        **({"updates": median([r["updates"] for r in runs])} if "updates" in runs[0] else {}),
         "per_seed": runs,
     }
 
@@ -111,6 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="101-110", help="seeds: 1,2,3 or 101-110 (default: 101-110)")
     parser.add_argument("--preset", default="dqn-fast", help="rlkit agent preset (default: dqn-fast)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value of the rlkit preset (repeatable)"
+    )
     parser.add_argument("--only", choices=["rlkit", "sb3"], help="run one library only")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -118,10 +124,11 @@ def main() -> None:
     results: dict[str, Any] = {}
     with contextlib.redirect_stdout(sys.stderr):  # the runs' console lines: stdout keeps the JSON line
         if args.only != "sb3":
-            results["rlkit"] = summarise(each_seed("rlkit", lambda seed: run_rlkit(seed, args.preset), seeds))
+            results["rlkit"] = summarise(each_seed("rlkit", lambda seed: run_rlkit(seed, args.preset, args.set), seeds))
         if args.only != "rlkit":
             results["sb3"] = summarise(each_seed("sb3", run_sb3, seeds))
-    line: dict[str, Any] = {"benchmark": "cartpole_time_to_solve", "preset": args.preset, "seeds": seeds, **results}
+    line: dict[str, Any] = {"benchmark": "cartpole_time_to_solve", "preset": args.preset, "overrides": args.set}
+    line |= {"seeds": seeds, **results}
     if len(results) == 2 and results["rlkit"]["solved_s"] and results["sb3"]["solved_s"]:
         line["sb3_over_rlkit_seconds"] = results["sb3"]["solved_s"] / results["rlkit"]["solved_s"]
     print(json.dumps(line))

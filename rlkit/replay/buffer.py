@@ -53,18 +53,17 @@ def n_step_windows(
     if n_steps == 1:  # every window is its own transition
         return rewards[indices], indices, np.full(len(indices), gamma, dtype=np.float32)
     capacity = len(rewards)
-    newer = (position - 1 - indices) % capacity  # transitions stored after each index
-    returns = np.zeros(len(indices), dtype=np.float64)
-    last = np.array(indices)
-    counts = np.zeros(len(indices), dtype=np.int64)
-    open_window = np.ones(len(indices), dtype=bool)
-    for k in range(n_steps):
-        open_window &= k * stride <= newer
-        current = (indices + k * stride) % capacity
-        returns += np.where(open_window, gamma**k * rewards[current], 0.0)
-        last = np.where(open_window, current, last)
-        counts += open_window
-        open_window &= ~(terminated[current] | truncated[current])
+    offsets = np.arange(n_steps) * stride
+    current = (indices[:, None] + offsets) % capacity  # one row per window: its n candidate transitions
+    stored = offsets <= ((position - 1 - indices) % capacity)[:, None]  # not past the env's newest
+    ends = terminated[current] | truncated[current]
+    ended_before = np.zeros_like(ends)
+    np.logical_or.accumulate(ends[:, :-1], axis=1, out=ended_before[:, 1:])
+    in_window = stored & ~ended_before  # a prefix of each row: the window's m transitions
+    terms = np.where(in_window, gamma ** np.arange(n_steps) * rewards[current], 0.0)
+    returns = np.cumsum(terms, axis=1)[:, -1]  # added in order, k = 0 first
+    counts = in_window.sum(axis=1)
+    last = current[np.arange(len(indices)), counts - 1]
     return returns.astype(np.float32), last, (gamma**counts).astype(np.float32)
 
 
