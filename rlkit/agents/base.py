@@ -5,7 +5,7 @@ with one decorator next to its class (register)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
@@ -83,6 +83,14 @@ class AgentConfig:
         )
 
 
+class MemoryNeed(NamedTuple):
+    """Bytes one part of an agent (its replay, networks, table) will allocate, and whether on
+    the run's device (a GPU) rather than in the host's memory."""
+
+    nbytes: int
+    on_device: bool = False
+
+
 class Agent(Protocol):
     """What the training loop and the evaluator need from an agent.
 
@@ -92,28 +100,39 @@ class Agent(Protocol):
     the horizon of its schedules, the run's seed (every random stream of the agent is spawned
     from it: rlkit.streams), the torch device and the number of training envs.
 
-    The order of calls during training: for each vector step, `act(observations, step)` once,
-    then `observe(transition, step)` once with what the envs returned, `step` being the number
-    of env steps taken before this vector step (all envs together); `schedule_values(step)`
+    The order of calls during training: for each vector step of `num_envs` envs,
+    `act(observations, step)` once, `step` being the env steps taken before this vector step
+    (all envs together), then `observe(transition, step + num_envs)` once with what the envs
+    returned: its `step` counts the env steps after this vector step, the transitions it brings
+    included (the first observe of a run gets num_envs, never 0); `schedule_values(step)`
     whenever the loop logs. Evaluation calls only `greedy_actions` (never `act`, so an
     evaluation draws nothing from the agent's exploration stream), and `images()` when it
     ends. A checkpoint calls `state()` (and `replay_arrays()` when the replay is saved); a
     resume builds the agent anew, then calls `load_state(...)` (and `load_replay(...)`)
     before the first `act`."""
 
+    @classmethod
+    def memory_estimate(
+        cls, config: AgentConfig, env_info: dict[str, Any], num_envs: int, device: str
+    ) -> dict[str, MemoryNeed]:
+        """What an agent of this config will allocate, by part, computed before it is built (so
+        that a run too big for the machine is refused before its folder exists)."""
+
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
         """Exploratory actions for a batch of observations at environment step `step`."""
 
     def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         """Greedy actions (random with probability `epsilon`), for evaluation; every random
-        draw (exploration, ties) comes from `rng`, the evaluation's own stream."""
+        draw (exploration, ties) comes from `rng`, the evaluation's own stream. Actions tied for
+        the largest Q value: the agent says which wins (BaseAgent.random_ties)."""
 
     def action_values(self, observations: np.ndarray) -> np.ndarray:
         """Q(s, ·) for a batch of observations, as a numpy array (N, actions): what acting
         greedily maximises (a distributional agent gives the mean of its distribution)."""
 
     def observe(self, batch: Transition, step: int) -> dict[str, Any]:
-        """Learn from one vector step; returns the training metrics of any update it made."""
+        """Learn from one vector step; `step` counts the env steps after it (its own included).
+        Returns the training metrics of any update it made."""
 
     def schedule_values(self, step: int) -> dict[str, float]:
         """Exploration rate and learning rate at `step`, under their metric names."""
@@ -149,6 +168,13 @@ class BaseAgent:
     num_actions: int
     random_ties = True  # greedy ties broken at random (exploration.epsilon_greedy); False: the first maximum
 
+    @classmethod
+    def memory_estimate(
+        cls, config: AgentConfig, env_info: dict[str, Any], num_envs: int, device: str
+    ) -> dict[str, MemoryNeed]:
+        """Nothing worth counting, unless a subclass says otherwise."""
+        return {}
+
     def epsilon(self, step: int) -> float:
         return self.config.epsilon_at(step, self.total_steps)
 
@@ -171,8 +197,10 @@ class BaseAgent:
         )
 
     def greedy_actions(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        """Greedy actions (ties broken at random), random ones with probability `epsilon`, every
-        draw from `rng` (an evaluation's own)."""
+        """Greedy actions, random ones with probability `epsilon`, every draw from `rng` (an
+        evaluation's own). Of actions tied for the largest Q value, with `random_ties` (the
+        Q-tables: qlearning, expected-sarsa) one uniformly at random, drawn from `rng`; without
+        (DQN) the first, the lowest action number, as argmax gives it, drawing nothing."""
         return self.epsilon_greedy(observations, epsilon, rng)
 
     def temperature(self, step: int) -> float:

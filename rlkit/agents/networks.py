@@ -10,6 +10,7 @@ biases always start at zero, so initial Q values are centred on zero.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -259,7 +260,7 @@ def torso(
         body = nn.Sequential(OneHot(num_states), mlp(num_states, hidden_sizes))
         size = hidden_sizes[-1] if hidden_sizes else num_states
     elif kind == "vector":
-        input_size = int(torch.tensor(observation_shape).prod())
+        input_size = math.prod(observation_shape)
         body = nn.Sequential(nn.Flatten(), mlp(input_size, hidden_sizes))
         size = hidden_sizes[-1] if hidden_sizes else input_size
     else:

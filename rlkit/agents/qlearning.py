@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from rlkit.agents.base import AgentConfig, BaseAgent, register
+from rlkit.agents.base import AgentConfig, BaseAgent, MemoryNeed, register
 from rlkit.agents.images import heatmap, policy_map
 from rlkit.errors import RlkitError
 from rlkit.options import option
@@ -66,6 +66,13 @@ class QLearningAgent(BaseAgent):
         self.num_actions = env_info["num_actions"]
         self.q_table = np.full((env_info["num_states"], self.num_actions), config.initial_q, dtype=np.float64)
         self.grid = env_info.get("grid")
+
+    @classmethod
+    def memory_estimate(
+        cls, config: AgentConfig, env_info: dict[str, Any], num_envs: int, device: str
+    ) -> dict[str, MemoryNeed]:
+        """The Q-table: one float64 per state and action."""
+        return {"Q-table": MemoryNeed(int(env_info.get("num_states") or 0) * env_info["num_actions"] * 8)}
 
     def action_values(self, observations: np.ndarray) -> np.ndarray:
         return self.q_table[observations]

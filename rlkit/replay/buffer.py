@@ -3,13 +3,16 @@ n-step returns assembled when sampling, batches as tensors."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-import torch
 
+from rlkit.lazy import lazy_import
 from rlkit.replay.sampling import PrioritizedSampler, UniformSampler
+
+torch = lazy_import("torch", globals())  # on first use: the agent registry imports this module
 
 
 class Prioritization(NamedTuple):
@@ -47,9 +50,16 @@ def n_step_windows(
     """n-step returns R = Σ_{k<m} γ^k r_{t+k}, the index of each window's last transition and γ^m.
 
     `rewards`, `terminated` and `truncated` are a ring's arrays, written next at `position`;
-    transitions of one env lie `stride` places apart. A window has m ≤ n_steps rewards: it
-    stops after the first episode end (terminated or truncated, whose flags the last transition
-    then carries) and at the newest stored transition of its env."""
+    transitions of one env lie `stride` places apart. Every stored transition may be sampled,
+    the newest included, and its window has m = n_steps rewards unless it is cut short:
+    - after the first episode end within it (terminated or truncated, whose flags the last
+      transition then carries: no bootstrap after a termination, a bootstrap from the true
+      final observation after a truncation);
+    - at the newest stored transition of its env: a transition among its env's newest
+      n_steps − 1 gets the m rewards stored so far (m counts its env's transitions from it to
+      the newest, both included) and bootstraps, with γ^m, from the newest one's next
+      observation. (A resume or an env rebuild marks each env's newest transition truncated,
+      end_newest_episodes, so no window runs on into the restarted episodes.)"""
     if n_steps == 1:  # every window is its own transition
         return rewards[indices], indices, np.full(len(indices), gamma, dtype=np.float32)
     capacity = len(rewards)
@@ -106,6 +116,19 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         return self.size
+
+    @staticmethod
+    def estimate_nbytes(
+        capacity: int, observation_shape: Sequence[int], observation_dtype: np.dtype, prioritized: Prioritization | None
+    ) -> int:
+        """Bytes a buffer of these settings allocates, before it exists (nbytes once it does)."""
+        observation = math.prod(observation_shape) * np.dtype(observation_dtype).itemsize
+        per_transition = 2 * observation + 8 + 4 + 1 + 1  # observations, next ones, action, reward, two flags
+        return capacity * per_transition + sampler_nbytes(capacity, prioritized)
+
+    def nbytes(self) -> int:
+        """Bytes held by all arrays of the buffer."""
+        return sum(getattr(self, name).nbytes for name in self.FIELDS) + self.sampler.nbytes()
 
     def add(
         self,
@@ -227,6 +250,14 @@ def assemble_batch(
         to_device(buffer.sampler.weights(indices, buffer.size, beta), device),
         to_device(indices.astype(np.int64), device),
     )
+
+
+def sampler_nbytes(capacity: int, prioritized: Prioritization | None) -> int:
+    """Bytes the sampler of a replay of `capacity` holds (its sum-tree, and min-tree, if prioritized)."""
+    if prioritized is None:
+        return 0
+    trees = 2 if prioritized.weight_normalization == "buffer" else 1
+    return trees * 2 * max(2, 1 << (capacity - 1).bit_length()) * 8
 
 
 def make_sampler(

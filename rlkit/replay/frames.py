@@ -38,9 +38,18 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from rlkit.replay.buffer import Batch, Prioritization, assemble_batch, end_newest_episodes, make_sampler
+from rlkit.lazy import lazy_import
+from rlkit.replay.buffer import (
+    Batch,
+    Prioritization,
+    assemble_batch,
+    end_newest_episodes,
+    make_sampler,
+    sampler_nbytes,
+)
+
+torch = lazy_import("torch", globals())  # on first use: the agent registry imports this module
 
 
 class FrameReplay:
@@ -105,6 +114,27 @@ class FrameReplay:
     def __len__(self) -> int:
         """Transitions that can be sampled."""
         return self.size - self.invalid_count
+
+    @staticmethod
+    def estimate_nbytes(
+        capacity: int,
+        num_envs: int,
+        observation_shape: Sequence[int],
+        prioritized: Prioritization | None,
+        margin: float = 1 / 32,
+        bit_planes: bool = False,
+    ) -> int:
+        """Bytes a replay of these settings allocates, before it exists (nbytes once it does)."""
+        if bit_planes:
+            stack, frame = 1, -(-math.prod(observation_shape) // 8)
+        else:
+            stack, frame = observation_shape[0], math.prod(observation_shape[1:])
+        per_env = -(-capacity // num_envs)
+        slots = num_envs * (per_env + max(int(per_env * margin), 2 * stack) + stack)
+        place = 4 if capacity < 2**31 else 8
+        per_slot = frame + 4 + place  # the frame, its episode position, the place of its transition
+        per_transition = 4 + 8 + 8 + 4 + 1 + 1 + 1  # env, frame, action, reward, three flags
+        return slots * per_slot + capacity * per_transition + 16 * num_envs + sampler_nbytes(capacity, prioritized)
 
     def nbytes(self) -> int:
         """Bytes held by all arrays of the buffer."""

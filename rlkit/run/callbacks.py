@@ -82,6 +82,9 @@ class Logging(EveryInterval):
     def on_episode(self, run: Run, episode_return: float, length: int) -> None:
         run.logger.episode(episode_return, length, run.episodes, run.step)
 
+    def on_training_end(self, run: Run, result: dict[str, Any] | None) -> None:
+        run.logger.advance(run.step)  # the steps after the last multiple of the interval, or a run shorter than it
+
 
 class PeriodicEvaluation(EveryInterval):
     """A greedy evaluation of train.eval_episodes episodes every `interval` steps (none at

@@ -38,6 +38,25 @@ class CheckpointError(RlkitError):
     """A checkpoint that cannot be loaded: one line naming the file and the problem."""
 
 
+class WriteError(Exception):
+    """A file rlkit writes could not be written (a full disk, a folder made read-only): one line
+    naming it; the partial file is removed and the last good one is intact. Not bad input, so
+    the command exits with 1."""
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write a JSON file atomically: into a temporary sibling, then one rename; on failure the
+    temporary file is removed, the old file (if any) is intact, and WriteError says why."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        temporary.write_text(json.dumps(data, indent=1))
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
@@ -65,6 +84,22 @@ def save(
     if folder.exists():
         raise CheckpointError(f"{folder}: a checkpoint of that name exists already")
     temporary = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
+    try:
+        _write_folder(temporary, tensors, meta, replay)
+        os.rename(temporary, folder)
+        _fsync(folder.parent)
+    except OSError as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        previous = [p.name for kind in ("step", "best") for p in list_checkpoints(folder.parent, kind)]
+        intact = f"; the last good checkpoints are intact ({', '.join(previous)})" if previous else ""
+        raise WriteError(f"cannot write checkpoint {folder}: {error.strerror or error}{intact}") from None
+    return folder
+
+
+def _write_folder(
+    temporary: Path, tensors: dict[str, np.ndarray], meta: dict[str, Any], replay: dict[str, np.ndarray] | None
+) -> None:
+    """The checkpoint's files in `temporary`, each synced, the metadata (with their checksums) last."""
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir(parents=True)
@@ -81,9 +116,6 @@ def save(
     (temporary / META).write_text(json.dumps(meta, indent=1))
     _fsync(temporary / META)
     _fsync(temporary)
-    os.rename(temporary, folder)
-    _fsync(folder.parent)
-    return folder
 
 
 def _refuse_pickle(path: Path) -> None:
@@ -194,3 +226,34 @@ def find(path: Path, best: bool = False) -> Path:
         what = "best checkpoint" if best else "checkpoint"
         raise CheckpointError(f"{path}: not a checkpoint, and no {what} in {path / 'checkpoints'}")
     return candidates[-1]
+
+
+def check_belongs(run_dir: Path, folder: Path, meta: dict[str, Any]) -> None:
+    """Refuse the checkpoint `folder` (its metadata `meta`) found in run folder `run_dir` when
+    it was written for another agent or env than the run's config.json says (a checkpoint of
+    another run copied there); a run_dir without config.json is no run, and passes."""
+    saved = Path(run_dir) / "config.json"
+    if not saved.is_file():
+        return
+    try:
+        ours = json.loads(saved.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
+        raise CheckpointError(f"{saved}: unreadable ({error})") from None
+    theirs = meta.get("config")
+    if not isinstance(ours, dict) or not isinstance(theirs, dict):
+        return  # a malformed checkpoint is named where its config is read
+
+    def identity(config: dict[str, Any]) -> tuple[Any, Any, Any]:
+        env = config.get("env")
+        return config.get("algo"), config.get("agent_preset"), env.get("id") if isinstance(env, dict) else None
+
+    if identity(ours) != identity(theirs):
+
+        def describe(config: dict[str, Any]) -> str:
+            algo, preset, env_id = identity(config)
+            return f"{preset}{'' if preset == algo else f' ({algo})'} on {env_id}"
+
+        raise CheckpointError(
+            f"{folder}: a checkpoint of {describe(theirs)}, but its run {run_dir} is {describe(ours)} (config.json); "
+            "it belongs to another run: move it out of this run's checkpoints/ and give its own path"
+        )

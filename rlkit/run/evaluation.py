@@ -26,6 +26,7 @@ def play_episodes(
     epsilon: float,
     seeds: np.random.SeedSequence,
     record: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Play `episodes` episodes spread evenly over the envs (so short episodes are not
     over-represented) and return their returns and lengths from the raw env's statistics.
@@ -33,7 +34,9 @@ def play_episodes(
     so an evaluation is a function of its seed sequence and the agent.
     With `record`, also a picture of each observation of the first env's first episode as
     `frames`: the newest frame of a pixel stack, what the agent sees (T × H × W uint8), or a grid
-    in colour, one per channel (T × H·16 × W·16 × 3 uint8, see rlkit.envs.minatar.grid_rgb)."""
+    in colour, one per channel (T × H·16 × W·16 × 3 uint8, see rlkit.envs.minatar.grid_rgb).
+    `should_stop`, asked after every step: True abandons the evaluation (KeyboardInterrupt), as
+    a Ctrl-C during a training run's evaluation does."""
     picture = _recorded_picture(envs.single_observation_space)
     count = envs.num_envs
     wanted = np.array([(episodes + i) // count for i in range(count)])
@@ -44,6 +47,8 @@ def play_episodes(
     observations, _ = envs.reset(seed=env_seeds(child(seeds, 0), count))
     frames = [picture(observations[0])] if record else []
     while (done < wanted).any():
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
         observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon, policy_rng))
         if record and done[0] == 0:
             frames.append(picture(infos["final_obs"][0] if infos.get("_final_obs", [False])[0] else observations[0]))
@@ -86,6 +91,8 @@ def load_agent(folder: Path, device: str = "cpu") -> tuple[Agent, RunConfig, dic
     """The agent a checkpoint folder holds, rebuilt from its own config and env description
     (no env is made), with that config, env description and the checkpoint's metadata."""
     tensors, meta, _ = checkpoint.load(folder)
+    if folder.parent.name == "checkpoints":  # in a run folder: it must be that run's
+        checkpoint.check_belongs(folder.parent.parent, folder, meta)
     config = config_from_dict(meta.get("config", {}))
     env_info = meta.get("env_info")
     if not isinstance(env_info, dict) or not isinstance(meta.get("agent"), dict):
@@ -118,12 +125,7 @@ def evaluate_checkpoint(
     seed = train.seed if seed is None else seed
     epsilon = train.eval_epsilon if epsilon is None else epsilon
     num_envs = train.eval_num_envs if num_envs is None else num_envs
-    if (
-        video_dir is not None
-        and Path(video_dir).exists()
-        and (not Path(video_dir).is_dir() or any(Path(video_dir).iterdir()))
-    ):
-        raise RlkitError(f"--video {video_dir}: exists and is not an empty folder; give a new folder")
+    check_video_dir(video_dir)
     envs = (
         _video_envs(config.env, Path(video_dir), episodes)
         if video_dir is not None
@@ -142,6 +144,24 @@ def evaluate_checkpoint(
         "seed": seed,
         "step": meta.get("step"),
     }
+
+
+def check_video_dir(video_dir: Path | None) -> None:
+    """Refuse a --video folder that exists and is not empty, or that cannot be created or written
+    here, before any episode is played."""
+    if video_dir is None:
+        return
+    video_dir = Path(video_dir)
+    try:
+        if video_dir.exists() and (not video_dir.is_dir() or any(video_dir.iterdir())):
+            raise RlkitError(f"--video {video_dir}: exists and is not an empty folder; give a new folder")
+    except PermissionError:
+        raise RlkitError(f"--video {video_dir}: cannot be read here; give a new folder") from None
+    nearest = next(p for p in [video_dir, *video_dir.absolute().parents] if p.exists())
+    if not nearest.is_dir():
+        raise RlkitError(f"--video {video_dir}: cannot be created, {nearest} is a file; give a new folder")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise RlkitError(f"--video {video_dir}: folder {nearest} is read-only here; give a folder you can write")
 
 
 def _check_fits(folder: Path, env_info: dict[str, Any], envs: gym.vector.VectorEnv) -> None:

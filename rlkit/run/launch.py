@@ -27,6 +27,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,12 +37,13 @@ import numpy as np
 
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.errors import RlkitError
-from rlkit.run import checkpoint
+from rlkit.run import checkpoint, lock
 from rlkit.run.study import study
 from rlkit.run.trainer import Interrupted, Run, new_run_dir, resume
 
 GROUP_FILE = "group.json"
 STOP_TIMEOUT_S = 300  # how long a stopping group waits for its workers' checkpoints
+MAX_SEEDS = 10_000  # seeds in one group
 
 CONNECT_TIMEOUT_S = 10.0  # an --address that does not answer within this is refused
 
@@ -59,8 +61,8 @@ class GroupInterrupted(Exception):
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'1,2,3' or '1-5' (inclusive) or a mix: '1-3,7'."""
-    seeds: list[int] = []
+    """'1,2,3' or '1-5' (inclusive) or a mix: '1-3,7'; at most MAX_SEEDS seeds."""
+    ranges: list[range] = []
     for part in text.split(","):
         low, dash, high = part.strip().partition("-")
         try:
@@ -69,7 +71,11 @@ def parse_seeds(text: str) -> list[int]:
             raise RlkitError(f"--seeds {text!r} is not a list of seeds; valid: 1,2,3 or 1-5 or 1-3,7") from None
         if first > last:
             raise RlkitError(f"--seeds {text!r}: {part.strip()} is a reversed range; write it low-high: {last}-{first}")
-        seeds += range(first, last + 1)
+        ranges.append(range(first, last + 1))
+    count = sum(len(seeds) for seeds in ranges)
+    if count > MAX_SEEDS:
+        raise RlkitError(f"--seeds {text!r} is {count:,} seeds; valid: at most {MAX_SEEDS:,} in one group")
+    seeds = [seed for seeds in ranges for seed in seeds]
     if min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise RlkitError(f"--seeds {text!r}: give distinct seeds, 0 or more")
     return seeds
@@ -130,24 +136,27 @@ def _seed_label(seed: int) -> str:
     return f"seed {seed}"
 
 
-def _run_seed(config: RunConfig, folder: Path, progress: bool) -> None:
-    """Train one seed in `folder`: from its latest checkpoint if it has one, else from the start."""
+def _run_seed(config: RunConfig, folder: Path, progress: bool, owner: str | None = None) -> None:
+    """Train one seed in `folder`: from its latest checkpoint if it has one, else from the start.
+    Its memory was checked for the whole group; `owner`: the job's token (rlkit.run.lock)."""
     label = _seed_label(config.train.seed)
     if checkpoint.list_checkpoints(folder / "checkpoints", "step"):
-        resume(folder, progress=progress, label=label)
+        resume(folder, progress=progress, label=label, owner=owner, runs_at_once=0)
         return
     if folder.is_dir() and _holds_files(folder):  # killed before its first checkpoint: keep what it wrote
+        lock.acquire(folder, "run", owner)  # not while another process writes it
+        lock.release(folder)
         for attempt in range(1, 1000):
             aside = folder.with_name(f"{folder.name}-abandoned-{attempt}")
             if not aside.exists():
                 folder.rename(aside)
                 break
     folder.mkdir(parents=True, exist_ok=True)
-    Run(config, progress=progress, label=label).train(folder)
+    Run(config, progress=progress, label=label, runs_at_once=0).train(folder, owner=owner)
 
 
 def _holds_files(folder: Path) -> bool:
-    return any(path.is_file() for path in folder.rglob("*"))
+    return any(path.is_file() and path.name != lock.LOCK_FILE for path in folder.rglob("*"))
 
 
 def _worker(config: RunConfig, folder: Path) -> None:
@@ -185,29 +194,51 @@ def train_seeds(
 ) -> dict[str, Any]:
     """Train `config` once per seed under a new group folder; returns and writes group.json.
     With `address`, the seeds run as tasks on that Ray cluster."""
-    Run(seed_configs(config, seeds[:1])[0], progress=False)  # refuse a config that cannot run, before any folder
+    # refuse a config that cannot run, or whose runs at once do not fit in memory, before any folder
+    Run(seed_configs(config, seeds[:1])[0], progress=False, runs_at_once=1 if address else min(workers, len(seeds)))
     if address:
         import_ray()
         check_address(address)
     group = new_run_dir(config, root, label=f"seeds{seeds[0]}-{seeds[-1]}")
-    _write_group(group, config, seeds, workers)
-    print(f"group folder: {group}\nwatch it:     rlkit board {root}", flush=True)
-    return _train_group(group, config, seeds, workers, progress, address)
+    with lock.holding(group, "group"):
+        _write_group(group, config, seeds, workers)
+        print(f"group folder: {group}\nwatch it:     rlkit board {root}", flush=True)
+        return _train_group(group, config, seeds, workers, progress, address)
 
 
 def resume_group(
-    group: Path, workers: int | None = None, progress: bool = True, address: str | None = None
+    group: Path,
+    workers: int | None = None,
+    progress: bool = True,
+    address: str | None = None,
+    break_lock: bool = False,
 ) -> dict[str, Any]:
-    """Continue every seed of a group that did not finish; returns and writes group.json."""
+    """Continue every seed of a group that did not finish; returns and writes group.json.
+    `break_lock` takes over the locks of the group and of its seeds (rlkit.run.lock)."""
     group = Path(group)
+    with lock.holding(group, "group", break_lock=break_lock):
+        return _resume_group(group, workers, progress, address, break_lock)
+
+
+def _resume_group(
+    group: Path, workers: int | None, progress: bool, address: str | None, break_lock: bool
+) -> dict[str, Any]:
     try:
         saved = json.loads((group / GROUP_FILE).read_text())
         config, seeds = config_from_dict(saved["config"]), [int(seed) for seed in saved["seeds"]]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RlkitError(f"--resume {group}: {GROUP_FILE} is missing or malformed ({error})") from None
     unfinished = [seed for seed in seeds if not _finished(group / f"seed-{seed}")]
+    workers = workers or int(saved.get("workers", 1))
+    at_once = 1 if address else min(workers, max(1, len(unfinished)))
+    Run(seed_configs(config, seeds[:1])[0], progress=False, runs_at_once=at_once)  # still fits this machine?
+    for seed in unfinished:  # a seed another process writes is refused now, before any seed starts
+        folder = group / f"seed-{seed}"
+        if folder.is_dir():
+            with lock.holding(folder, "run", break_lock=break_lock):
+                pass
     print(f"group folder: {group}: {len(unfinished)} of {len(seeds)} seeds to finish", flush=True)
-    return _train_group(group, config, seeds, workers or int(saved.get("workers", 1)), progress, address)
+    return _train_group(group, config, seeds, workers, progress, address)
 
 
 def is_group(path: Path) -> bool:
@@ -224,9 +255,7 @@ def _write_group(group: Path, config: RunConfig, seeds: list[int], workers: int,
         "config": config.to_dict(),
         **extra,
     }
-    temporary = group / f".{GROUP_FILE}.tmp"
-    temporary.write_text(json.dumps(summary, indent=1))
-    os.replace(temporary, group / GROUP_FILE)
+    checkpoint.write_json(group / GROUP_FILE, summary)
     return summary
 
 
@@ -289,10 +318,12 @@ def run_parallel(
             _run_seed(config, folder, progress)
 
 
-def _ray_job(config: RunConfig, folder: str) -> str:
-    """A Ray task: one job; 'interrupted' when cancelled (after its checkpoint)."""
+def _ray_job(config: RunConfig, folder: str, owner: str) -> str:
+    """A Ray task: one job; 'interrupted' when cancelled (after its checkpoint). `owner` is the
+    same for every attempt of the task, so a retry takes over the lock of an attempt whose
+    node died."""
     try:
-        _run_seed(config, Path(folder), progress=False)
+        _run_seed(config, Path(folder), progress=False, owner=owner)
     except (Interrupted, KeyboardInterrupt):
         return "interrupted"
     return "finished"
@@ -310,7 +341,7 @@ def _on_ray(jobs: list[tuple[RunConfig, Path]], workers: int, address: str | Non
             while pending or running:
                 while pending and len(running) < max(1, workers):
                     config, folder = pending.pop(0)
-                    running[task.remote(config, str(folder))] = folder
+                    running[task.remote(config, str(folder), f"ray-task-{uuid.uuid4().hex}")] = folder
                 done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
                 for ref in done:
                     folder = running.pop(ref)
@@ -391,7 +422,7 @@ def _results(group: Path, seeds: list[int]) -> list[dict[str, Any]]:
         elif folder.is_dir() and _holds_files(folder):
             entry["status"] = "failed"  # stopped before its first checkpoint; resume starts it anew
         else:
-            if folder.is_dir() and not _holds_files(folder):
+            if folder.is_dir() and not _holds_files(folder) and lock.read(folder) is None:
                 _remove_empty(folder)
             entry["status"] = "not started"
         runs.append(entry)

@@ -219,6 +219,11 @@ class Logger:
         self.bar.update(step - self.last_step)
         self.last_step, self.last_time = step, now
 
+    def advance(self, step: int) -> None:
+        """Move the bar to `step` without logging (the bar moves only every log_interval steps,
+        so a run ends on a step the last `progress` did not reach)."""
+        self.bar.update(max(step - self.bar.n, 0))
+
     def hyperparameters(self, config: dict[str, Any]) -> None:
         """Record the hyperparameters that apply to this run (`run_hyperparameters`) for
         TensorBoard's HParams tab. No experiment summary is written: TensorBoard then builds

@@ -29,6 +29,8 @@ NOT_THE_EXPERIMENT = (
     "train.checkpoint_interval",
     "train.keep_checkpoints",
     "train.save_replay",
+    "train.save_replay_max_mb",
+    "train.deterministic",
     "train.eval_video",
     "agent.compile",
     "agent.replay_on_device",

@@ -3,8 +3,6 @@ checkpoint. It never asks which agent it drives."""
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import random
 import signal
@@ -19,15 +17,17 @@ import numpy as np
 import torch
 
 import rlkit
-from rlkit.agents import Agent, create_agent
+from rlkit.agents import Agent, agent_spec, create_agent
 from rlkit.config import RunConfig, config_from_dict
+from rlkit.determinism import use_deterministic_kernels
 from rlkit.envs import describe, make_vector_env
 from rlkit.errors import RlkitError
 from rlkit.replay.transition import Transition
-from rlkit.run import checkpoint
+from rlkit.run import checkpoint, lock
 from rlkit.run.callbacks import Callback, Checkpointing, Logging, PeriodicEvaluation, StopAtReturn, overrides
 from rlkit.run.evaluation import evaluation_seeds, play_episodes
 from rlkit.run.logger import Logger
+from rlkit.run.memory import check_fits
 from rlkit.streams import Stream, env_seeds, global_seed, sequence, torch_seed
 
 
@@ -109,9 +109,10 @@ def _restore_env_rngs(envs: gym.vector.VectorEnv, states: list[Any] | None) -> N
 class Run:
     """One training run: (config, run folder) plus the live state the loop advances."""
 
-    def __init__(self, config: RunConfig, progress: bool = True, label: str | None = None):
-        """Build the agent and check that it fits the env; touches no file, so bad input is
-        refused before any run folder exists."""
+    def __init__(self, config: RunConfig, progress: bool = True, label: str | None = None, runs_at_once: int = 1):
+        """Build the agent and check that it fits the env and the machine's memory (with
+        `runs_at_once` such runs together; 0: the caller checked); touches no file, so bad input
+        is refused before any run folder exists."""
         self.config = config
         self.progress = progress
         self.label = label  # prefixes the run's console lines (a seed of a group)
@@ -121,8 +122,14 @@ class Run:
         random.seed(int.from_bytes(global_seed(train.seed).tobytes(), "little"))
         np.random.seed(global_seed(train.seed))
         torch.manual_seed(torch_seed(train.seed))
+        use_deterministic_kernels(train.deterministic)
         self.device = resolve_device(train.device)
         self.env_info = describe(config.env)
+        self.memory = agent_spec(config.algo).agent_class.memory_estimate(
+            config.agent, self.env_info, config.env.num_envs, self.device
+        )
+        if runs_at_once:
+            check_fits(self.memory, self.device, runs_at_once)
         self.agent: Agent = create_agent(config, self.env_info, self.device)
         self.step = 0
         self.episodes = 0
@@ -135,6 +142,8 @@ class Run:
         self.envs: gym.vector.VectorEnv | None = None  # the training envs, while train() runs
         self.callbacks: list[Callback] = []
         self.metrics: dict[str, Any] = {}  # the agent's latest training metrics
+        self.stop: _StopFlag | None = None  # while train() runs: set by Ctrl-C or SIGTERM
+        self.replay_restored = False
 
     # ------------------------------------------------------------------ resume
 
@@ -155,6 +164,7 @@ class Run:
         self.agent.load_state(tensors, meta["agent"])
         if replay is not None:
             self.agent.load_replay(replay)
+            self.replay_restored = True
         self.step = meta["step"]
         self.episodes = meta["episodes"]
         self.best_eval_return = meta["best_eval_return"] if meta["best_eval_return"] is not None else -float("inf")
@@ -188,11 +198,17 @@ class Run:
             "versions": _versions(),
             "saved_at": datetime.now().isoformat(timespec="seconds"),
         }
-        keep_replay = kind == "step" and self.config.train.save_replay
-        replay = self.agent.replay_arrays() if keep_replay else None
+        replay = self.agent.replay_arrays() if kind == "step" and self.keeps_replay() else None
         folder = checkpoint.save(self.checkpoints / checkpoint.checkpoint_name(kind, self.step), tensors, meta, replay)
         checkpoint.prune(self.checkpoints, kind, self.config.train.keep_checkpoints if kind == "step" else 1)
         return folder
+
+    def keeps_replay(self) -> bool:
+        """Whether step checkpoints hold the replay: save_replay is on and the replay, at full
+        capacity, fits train.save_replay_max_mb."""
+        replay = self.memory.get("replay")
+        train = self.config.train
+        return train.save_replay and replay is not None and replay.nbytes <= train.save_replay_max_mb * (1 << 20)
 
     def _save_latest(self) -> Path:
         existing = self.checkpoints / checkpoint.checkpoint_name("step", self.step)
@@ -211,6 +227,7 @@ class Run:
                 self.config.train.eval_epsilon,
                 seeds,
                 record,
+                should_stop=lambda: self.stop is not None and self.stop.requested,
             )
         finally:
             eval_envs.close()
@@ -266,16 +283,29 @@ class Run:
         callbacks: list[Callback] = [Logging(train.log_interval)]
         if train.eval_interval:
             callbacks.append(PeriodicEvaluation(train.eval_interval))
-        if train.checkpoint_interval:
-            callbacks.append(Checkpointing(train.checkpoint_interval))
+        if self.checkpoint_interval():
+            callbacks.append(Checkpointing(self.checkpoint_interval()))
         if train.stop_at_return is not None:
             callbacks.append(StopAtReturn(train.stop_at_return))
         return callbacks
 
+    def checkpoint_interval(self) -> int:
+        """Steps between periodic checkpoints: train.checkpoint_interval, or by default one at
+        each periodic evaluation (every tenth of the run without them); 0: only at the end."""
+        train = self.config.train
+        if train.checkpoint_interval is not None:
+            return train.checkpoint_interval
+        return train.eval_interval or max(1, train.total_steps // 10)
+
     # ------------------------------------------------------------------ the loop
 
     def train(
-        self, run_dir: Path, until: int | None = None, callbacks: Sequence[Callback] = ()
+        self,
+        run_dir: Path,
+        until: int | None = None,
+        callbacks: Sequence[Callback] = (),
+        owner: str | None = None,
+        break_lock: bool = False,
     ) -> dict[str, Any] | None:
         """Run to total_steps in `run_dir`; write checkpoints, eval.json and the event files.
         `callbacks` run after the config's own (logging, evaluation, checkpoints); any of their
@@ -283,15 +313,25 @@ class Run:
         With `until`, stop at that step after a checkpoint, as a preempted job would, and
         return None. A later resume restarts the envs' episodes: it continues exactly as if the
         run had not stopped only when `until` falls on an episode boundary of every env and
-        the envs' reset draws no random numbers (the restarted episodes differ otherwise)."""
+        the envs' reset draws no random numbers (the restarted episodes differ otherwise).
+
+        The run folder's lock is held throughout (rlkit.run.lock: `owner` is the token of a
+        launcher's job, whose retry may take over its lock from another host; `break_lock`
+        takes over any). Ctrl-C or SIGTERM, in any phase (training, an evaluation, the final
+        one), stops within a step with a checkpoint and raises Interrupted; an exception from a
+        callback or an evaluation comes through after a checkpoint is written."""
+        with lock.holding(Path(run_dir), "run", owner, break_lock):
+            return self._train(Path(run_dir), until, callbacks)
+
+    def _train(self, run_dir: Path, until: int | None, callbacks: Sequence[Callback]) -> dict[str, Any] | None:
         config, train = self.config, self.config.train
-        self.run_dir = Path(run_dir)
+        self.run_dir = run_dir
         self.checkpoints = self.run_dir / "checkpoints"
         checkpoint.remove_partial(self.checkpoints)
         if self.resumed_from is not None:
             checkpoint.set_aside_newer(self.checkpoints, self.step)
         if self.resumed_from is None:
-            (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+            checkpoint.write_json(self.run_dir / "config.json", config.to_dict())
         envs = self.envs = make_vector_env(config.env, config.env.num_envs, training=True)
         # fresh start states from the envs' own streams; on resume, the sync envs' saved RNG states follow
         observations, _ = envs.reset(
@@ -304,19 +344,28 @@ class Run:
             logger.hyperparameters(config.to_dict())
             logger.layout()
         else:
-            logger.message(f"resumed from {self.resumed_from} at step {self.step:,}")
+            empty = "" if self.replay_restored or "replay" not in self.memory else "; its replay starts empty"
+            logger.message(f"resumed from {self.resumed_from} at step {self.step:,}{empty}")
+        if "replay" in self.memory and train.save_replay and not self.keeps_replay():
+            logger.message(
+                f"checkpoints keep the weights but not the replay ({self.memory['replay'].nbytes / (1 << 20):,.0f} MiB "
+                f"at capacity, above train.save_replay_max_mb = {train.save_replay_max_mb:,}): a resume starts "
+                "with an empty replay"
+            )
         self.callbacks = [*self.default_callbacks(), *callbacks]
         on_step = [c for c in self.callbacks if overrides(c, "on_step")]
         on_episode = [c for c in self.callbacks if overrides(c, "on_episode")]
-        stop = _StopFlag()
+        stop = self.stop = _StopFlag()
         self.metrics = {}
         go_on = True  # False once a callback asks the run to end
+        whole = True  # the state is whole (between two vector steps): a checkpoint may be taken
         result = None
         try:
             for callback in self.callbacks:
                 callback.on_training_start(self)
             end = min(train.total_steps, until or train.total_steps)
             while self.step < end and not stop.requested and go_on:
+                whole = False
                 with logger.timed("acting"):
                     actions = self.agent.act(observations, self.step)
                     next_observations, rewards, terminated, truncated, infos = envs.step(actions)
@@ -326,11 +375,13 @@ class Run:
                     real_next = next_observations.copy()
                     for i in np.flatnonzero(infos["_final_obs"]):
                         real_next[i] = infos["final_obs"][i]
-                    go_on = self._episodes_ended(infos["final_info"], on_episode)
                 with logger.timed("learning"):
                     transition = Transition(observations, actions, rewards, real_next, terminated, truncated)
                     self.metrics = self.agent.observe(transition, self.step) or self.metrics
                 observations = next_observations
+                whole = True
+                if "final_obs" in infos:
+                    go_on = self._episodes_ended(infos["final_info"], on_episode)
                 for callback in on_step:
                     go_on = callback.on_step(self, transition) is not False and go_on
             if stop.requested:
@@ -342,8 +393,13 @@ class Run:
             saved = self._save_latest()
             logger.message(f"interrupted at step {self.step:,}; checkpoint saved in {saved}")
             raise Interrupted(saved) from None
+        except Exception as error:
+            if whole and not isinstance(error, checkpoint.WriteError):
+                self._save_after(error)
+            raise
         finally:
             stop.restore()
+            self.stop = None
             try:
                 for callback in self.callbacks:
                     callback.on_training_end(self, result)
@@ -351,6 +407,19 @@ class Run:
                 logger.close()
                 envs.close()
         return result
+
+    def _save_after(self, error: Exception) -> None:
+        """A checkpoint after an exception in a callback or an evaluation (the state is whole),
+        so that the run can be resumed and evaluated; the exception goes on."""
+        try:
+            saved = self._save_latest()
+        except Exception as failure:  # the first error is the one to see: this one only in a line
+            self.logger.message(f"{type(error).__name__} at step {self.step:,}; no checkpoint written: {failure}")
+            return
+        self.logger.message(
+            f"{type(error).__name__} at step {self.step:,}; checkpoint saved in {saved} "
+            f"(continue with: rlkit train --resume {self.run_dir})"
+        )
 
     def _episodes_ended(self, final_info: dict[str, Any], on_episode: list[Callback]) -> bool:
         """Count the episodes that ended in this step and hand each to the callbacks."""
@@ -384,9 +453,7 @@ class Run:
             "best_eval_return": self.best_eval_return,
             "evaluations": self.evaluations,
         }
-        temporary = self.run_dir / ".eval.json.tmp"
-        temporary.write_text(json.dumps(summary, indent=1))
-        os.replace(temporary, self.run_dir / "eval.json")
+        checkpoint.write_json(self.run_dir / "eval.json", summary)
         return summary  # the caller prints it, once the progress bar is closed
 
 
@@ -431,18 +498,36 @@ def resume(
     schedules: str | None = None,
     label: str | None = None,
     callbacks: Sequence[Callback] = (),
+    owner: str | None = None,
+    break_lock: bool = False,
+    runs_at_once: int = 1,
 ) -> dict[str, Any]:
     """Continue the run in `run_dir` (or the run whose checkpoint folder it is) from its latest
-    checkpoint, in the same folder. A new `total_steps` that changes what the ε, learning-rate
-    or β schedules would do needs `schedules`: "extend" stretches them to the new total,
-    "keep" keeps their horizon (past it they stay at their final values)."""
+    checkpoint, in the same folder, holding its lock (see Run.train for `owner` and
+    `break_lock`). A new `total_steps` that changes what the ε, learning-rate or β schedules
+    would do needs `schedules`: "extend" stretches them to the new total, "keep" keeps their
+    horizon (past it they stay at their final values)."""
     if schedules not in (None, "extend", "keep"):
         raise ValueError(f"schedules={schedules!r}; valid: None, 'extend', 'keep'")
     run_dir = _run_folder_of(Path(run_dir))
     if not run_dir.is_dir():
         raise RlkitError(f"--resume {run_dir}: no such run folder")
+    with lock.holding(run_dir, "run", owner, break_lock):
+        return _resume(run_dir, total_steps, progress, schedules, label, callbacks, runs_at_once)
+
+
+def _resume(
+    run_dir: Path,
+    total_steps: int | None,
+    progress: bool,
+    schedules: str | None,
+    label: str | None,
+    callbacks: Sequence[Callback],
+    runs_at_once: int,
+) -> dict[str, Any]:
     latest = checkpoint.find(run_dir)
     _, meta, _ = checkpoint.load(latest)
+    checkpoint.check_belongs(run_dir, latest, meta)
     config = config_from_dict(meta.get("config"))
     if not isinstance(meta.get("step"), int):
         raise checkpoint.CheckpointError(f"{latest / checkpoint.META}: malformed (no step count)")
@@ -467,7 +552,7 @@ def resume(
             )
         config.train.schedule_steps = total_steps if schedules == "extend" else horizon
         config.train.total_steps = total_steps
-    run = Run(config, progress, label)
+    run = Run(config, progress, label, runs_at_once)
     run.restore(latest)
     return run.train(run_dir, callbacks=callbacks)
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from rlkit.config import build_config, config_from_dict, config_key, load_preset
 from rlkit.errors import RlkitError
-from rlkit.run import checkpoint
+from rlkit.run import checkpoint, lock
 from rlkit.run.callbacks import Callback
 from rlkit.run.launch import check_address, import_ray, ray_connection, resolve_address
 from rlkit.run.study import bootstrap_interval, iqm
@@ -151,10 +151,8 @@ def read_sweep(folder: Path) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically: a reader (or a crash) never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1))
-    os.replace(temporary, path)
+    """Write atomically: a reader (or a crash) never sees half a file, a full disk leaves none."""
+    checkpoint.write_json(path, data)
 
 
 def _sidecar(folder: Path, name: str) -> Path:
@@ -213,9 +211,11 @@ def _report(folder: Path, name: str, step: int, value: float, final: bool) -> No
 def trial_function(params: dict[str, Any]) -> None:
     """Train (or continue) one trial's run folder; the function Ray Tune runs."""
     import ray
+    from ray import tune
 
     from rlkit.run.trainer import Run, resume
 
+    owner = f"tune-trial-{tune.get_context().get_trial_id()}"  # the same for every attempt of this trial
     folder, index = Path(params["sweep"]), int(params["trial"])
     entry = read_sweep(folder)["trials"][index]
     name, run_dir = entry["name"], folder / "trials" / entry["name"]
@@ -232,13 +232,16 @@ def trial_function(params: dict[str, Any]) -> None:
     if (run_dir / "eval.json").is_file():  # finished before its worker died: report, do not train again
         result = json.loads((run_dir / "eval.json").read_text())
     elif steps:
-        result = resume(run_dir, progress=False, label=name, callbacks=[_ReportToTune(folder, name)])
+        result = resume(run_dir, progress=False, label=name, callbacks=[_ReportToTune(folder, name)], owner=owner)
     else:
         if run_dir.is_dir():  # died before its first checkpoint: start again in a clean folder
+            with lock.holding(run_dir, "run", owner):  # not while another attempt writes it
+                pass
             _set_aside(run_dir)
         run_dir.mkdir(parents=True)
         config = config_from_dict(entry["config"])
-        result = Run(config, progress=False, label=name).train(run_dir, callbacks=[_ReportToTune(folder, name)])
+        run = Run(config, progress=False, label=name, runs_at_once=0)  # the sweep checked its concurrent trials
+        result = run.train(run_dir, callbacks=[_ReportToTune(folder, name)], owner=owner)
     _report(folder, name, int(entry["config"]["train"]["total_steps"]), result["return_mean"], final=True)
 
 
@@ -449,6 +452,8 @@ def start(request: Request, space_origin: str, root: Path, address: str | None) 
         check_address(address)
     trials = trial_configs(request, space)
     base = config_from_dict(trials[0]["config"])
+    if not address:  # the trials that run at once must fit this machine's memory
+        check_trials_fit([config_from_dict(trial["config"]) for trial in trials], request.concurrent)
     folder = new_run_dir(base, root, label="tune")
     sweep = {
         "request": request.__dict__ | {"space": space.to_toml()},
@@ -457,22 +462,44 @@ def start(request: Request, space_origin: str, root: Path, address: str | None) 
         "next_seed": request.first_seed + len(trials),
         "trials": trials,
     }
-    write_json(folder / SWEEP_FILE, sweep)
-    (folder / "trials").mkdir()
-    print(f"sweep folder: {folder}\nwatch it:     rlkit board {folder / 'trials'}", flush=True)
-    _run(folder, sweep, address, restore=False)
+    with lock.holding(folder, "sweep"):
+        write_json(folder / SWEEP_FILE, sweep)
+        (folder / "trials").mkdir()
+        print(f"sweep folder: {folder}\nwatch it:     rlkit board {folder / 'trials'}", flush=True)
+        _run(folder, sweep, address, restore=False)
     return folder
 
 
-def resume_sweep(folder: Path, address: str | None) -> Path:
+def check_trials_fit(configs: list[Any], concurrent: int) -> None:
+    """Refuse a sweep whose largest trial, `concurrent` times over, exceeds the memory available."""
+    from rlkit.agents import agent_spec
+    from rlkit.envs import describe
+    from rlkit.run.memory import check_fits
+    from rlkit.run.trainer import resolve_device
+
+    env_info = describe(configs[0].env)
+    largest: dict[str, Any] = {}
+    for config in configs:
+        needs = agent_spec(config.algo).agent_class.memory_estimate(
+            config.agent, env_info, config.env.num_envs, resolve_device(config.train.device)
+        )
+        if sum(need.nbytes for need in needs.values()) > sum(need.nbytes for need in largest.values()):
+            largest = needs
+    check_fits(largest, resolve_device(configs[0].train.device), min(concurrent, len(configs)))
+
+
+def resume_sweep(folder: Path, address: str | None, break_lock: bool = False) -> Path:
+    """Continue a stopped sweep in its folder, holding its lock (`break_lock`: take it over
+    from a driver on another host that is gone)."""
     folder = Path(folder)
     sweep = read_sweep(folder)
     address = resolve_address(address)
     import_ray()
     if address:
         check_address(address)
-    print(f"sweep folder: {folder} (resuming)", flush=True)
-    _run(folder, sweep, address, restore=True)
+    with lock.holding(folder, "sweep", break_lock=break_lock):
+        print(f"sweep folder: {folder} (resuming)", flush=True)
+        _run(folder, sweep, address, restore=True)
     return folder
 
 
