@@ -1,14 +1,21 @@
 """The `rlkit` command: list presets, train, resume and evaluate agents.
 
 Exit codes: 0 success, 2 bad input (one line on stderr), 1 anything else, 130 interrupted
-(after saving a checkpoint).
+(Ctrl-C at any moment, after saving a checkpoint if a run had started; one line, no
+traceback), 141 stdout closed by its reader (`rlkit list | head -1`; nothing printed, as for
+a tool that SIGPIPE ends).
+
+The module imports only the standard library at its top; each command imports what it needs
+(torch comes with the trainer, 1.5–3 s), so `--help`, `--version` and `list` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +24,15 @@ import rlkit
 from rlkit.errors import RlkitError
 
 DEFAULT_AGENT, DEFAULT_ENV = "qlearning", "taxi"
+
+# the commands' exceptions for a stopped run (exit 130) and a failed group (exit 1), by module
+# and class: main() asks only modules already imported (see _raised_by)
+_STOPPED = (
+    ("rlkit.run.trainer", "Interrupted"),
+    ("rlkit.run.launch", "GroupInterrupted"),
+    ("rlkit.tune.sweep", "SweepInterrupted"),
+)
+_FAILED = (("rlkit.run.launch", "GroupFailed"), ("rlkit.run.checkpoint", "WriteError"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,8 +60,30 @@ def _positive(text: str) -> int:
     return _whole_number(text, 1)
 
 
+def _port(text: str) -> int:
+    valid = "valid: 1 to 65535, or 0 for any free port"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {valid}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; {valid}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number; valid: a number such as 475")
+    return value
+
+
 def _new_file(option: str, path: Path | None, force: bool) -> None:
-    """Refuse an output file that exists (unless `force`) or whose folder does not."""
+    """Refuse an output file that exists (unless `force`), or that cannot be written: its folder
+    is missing or read-only. Checked before any work, so no work is lost to a bad target."""
     if path is None:
         return
     if path.is_dir():
@@ -54,6 +92,10 @@ def _new_file(option: str, path: Path | None, force: bool) -> None:
         raise RlkitError(f"{option} {path}: file exists; give a new file name, or add --force to overwrite it")
     if not path.parent.is_dir():
         raise RlkitError(f"{option} {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise RlkitError(f"{option} {path}: folder {path.parent} is read-only here; give a folder you can write")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RlkitError(f"{option} {path}: the file is read-only here; give another file name")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         const="keep",
         help="with --resume and --steps N: keep the schedules' horizon; past it they stay at their final values",
     )
+    train.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="with --resume: take over the run's (or group's) lock although its writer may live: for a writer "
+        "on a machine that is gone (a lock of a dead process on this machine is taken over without it)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument(
         "--help-keys",
@@ -131,7 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint or a run's latest checkpoint")
-    evaluate.add_argument("path", type=Path, help="checkpoint folder or run folder")
+    evaluate.add_argument(
+        "paths",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="checkpoint folder or run folder; several are evaluated in turn, one line each",
+    )
     evaluate.add_argument("--best", action="store_true", help="a run folder's best checkpoint instead of its latest")
     evaluate.add_argument(
         "--episodes", type=_positive, help="episodes to play (default: the run's final_eval_episodes)"
@@ -169,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("paths", type=Path, nargs="+", metavar="GROUP_OR_RUN", help="group folders or run folders")
     study.add_argument(
         "--solved-return",
-        type=float,
+        type=_finite,
         metavar="R",
         help="return that counts as solved (default: the run's train.solved_return, else the env's reward_threshold)",
     )
@@ -205,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     again = tune.add_mutually_exclusive_group()
     again.add_argument("--resume", type=Path, metavar="SWEEP_DIR", help="continue a stopped sweep")
+    tune.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="with --resume: take over the sweep's lock from a driver on a machine that is gone",
+    )
     again.add_argument(
         "--refine", type=Path, metavar="SWEEP_DIR", help="a next round in a new sweep folder, its space narrowed "
         "around that sweep's best quarter"
@@ -212,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     board = commands.add_parser("board", help="start TensorBoard on a runs folder (localhost)")
     board.add_argument("runs_dir", type=Path, nargs="?", default=Path("runs"), help="runs folder (default: runs)")
-    board.add_argument("--port", type=_natural, default=6006, help="port on localhost (default: 6006)")
+    board.add_argument(
+        "--port", type=_port, default=6006, help="port on localhost: 1 to 65535, or 0 for any free one (default: 6006)"
+    )
     return parser
 
 
@@ -233,6 +294,7 @@ def _board(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from rlkit.plot import few_seeds_note, plot, summary_table
 
+    _new_file("--out", args.out, args.force)
     groups = plot(args.paths, args.out, args.metric, force=args.force)
     print(summary_table(groups))
     note = few_seeds_note(groups)
@@ -259,9 +321,8 @@ def _list() -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from rlkit.config import build_config, key_help
-    from rlkit.run import trainer
 
-    if args.help_keys or args.print_config:
+    if args.help_keys or args.print_config:  # no trainer, so no torch: these answer at once
         if args.resume is not None or args.seeds is not None:
             flag = "--help-keys" if args.help_keys else "--print-config"
             raise RlkitError(f"{flag} resolves a new run's config; it does not go with --resume or --seeds")
@@ -275,7 +336,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.schedules is not None and (args.resume is None or args.steps is None):
         flag = f"--{args.schedules}-schedules"
         raise RlkitError(f"{flag} goes with --resume RUN_DIR --steps N (a resume that changes the total steps)")
+    if args.break_lock and args.resume is None:
+        raise RlkitError("--break-lock goes with --resume RUN_DIR (a new run's folder is new: nobody holds it)")
     agent, env = args.agent or DEFAULT_AGENT, args.env or DEFAULT_ENV
+    from rlkit.run import trainer
     from rlkit.run.launch import is_group, resume_group
 
     if args.seeds is not None:
@@ -304,7 +368,11 @@ def _train(args: argparse.Namespace) -> int:
 
             import_ray()
             check_address(address)
-        _print_group(resume_group(args.resume, args.workers, progress=not args.no_progress, address=address))
+        _print_group(
+            resume_group(
+                args.resume, args.workers, progress=not args.no_progress, address=address, break_lock=args.break_lock
+            )
+        )
         return 0
     if args.resume is not None:
         options = {"--agent": args.agent, "--env": args.env, "--seed": args.seed, "--set": args.set or None}
@@ -314,7 +382,9 @@ def _train(args: argparse.Namespace) -> int:
                 f"--resume continues a run with its saved config, so {' and '.join(given)} cannot go with it; "
                 "only --steps (with --extend-schedules or --keep-schedules) may"
             )
-        result = trainer.resume(args.resume, args.steps, progress=not args.no_progress, schedules=args.schedules)
+        result = trainer.resume(
+            args.resume, args.steps, progress=not args.no_progress, schedules=args.schedules, break_lock=args.break_lock
+        )
     else:
         config = build_config(agent, env, args.steps, args.seed, args.set)
         run = trainer.Run(config, progress=not args.no_progress)
@@ -350,8 +420,10 @@ def _tune(args: argparse.Namespace) -> int:
             raise RlkitError(
                 f"{what} with its saved settings, so {' and '.join(given)} cannot go with it; only {allowed} may"
             )
+    if args.break_lock and args.resume is None:
+        raise RlkitError("--break-lock goes with --resume SWEEP_DIR (a new sweep's folder is new: nobody holds it)")
     if args.resume is not None:
-        folder = sweep.resume_sweep(args.resume, args.address)
+        folder = sweep.resume_sweep(args.resume, args.address, break_lock=args.break_lock)
     else:
         if args.refine is not None:
             request, origin = sweep.refine_request(args.refine, args.samples, args.concurrent, args.top, args.confirm_seeds)
@@ -404,60 +476,100 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from rlkit.run.evaluation import evaluate_checkpoint
+    from rlkit.run import checkpoint
+    from rlkit.run.evaluation import check_video_dir, evaluate_checkpoint
 
     if args.epsilon is not None and not 0.0 <= args.epsilon <= 1.0:
         raise RlkitError(f"--epsilon {args.epsilon} is out of range; valid: 0 to 1")
+    several = len(args.paths) > 1
+    for flag, value in (("--json", args.json), ("--video", args.video)):
+        if several and value is not None:
+            raise RlkitError(f"{flag} goes with one PATH, and {len(args.paths)} were given; evaluate each alone")
     _new_file("--json", args.json, args.force)
-    result = evaluate_checkpoint(
-        args.path, args.episodes, args.seed, args.epsilon, args.best, args.video, args.num_envs
-    )
-    print(
-        f"return {result['return_mean']:.2f} ± {result['return_std']:.2f} "
-        f"({result['return_min']:.2f}, {result['return_max']:.2f}) over {result['episodes']} episodes"
-    )
+    check_video_dir(args.video)
+    folders = [checkpoint.find(path, best=args.best) for path in args.paths]  # every path checked before any episode
+    for path, folder in zip(args.paths, folders):
+        options = (args.episodes, args.seed, args.epsilon, args.best, args.video, args.num_envs)
+        result = evaluate_checkpoint(folder, *options)
+        print(
+            f"{f'{path}: ' if several else ''}return {result['return_mean']:.2f} ± {result['return_std']:.2f} "
+            f"({result['return_min']:.2f}, {result['return_max']:.2f}) over {result['episodes']} episodes"
+        )
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `rlkit` console script."""
-    from rlkit.run.launch import GroupFailed, GroupInterrupted
-    from rlkit.run.trainer import Interrupted
-    from rlkit.tune.sweep import SweepInterrupted
+def _raised_by(error: Exception, kinds: tuple[tuple[str, str], ...]) -> bool:
+    """Whether `error` is one of `kinds` (module, class). Only modules already imported are
+    asked: one never imported raised nothing, and importing it here would cost torch's import."""
+    return any(
+        module in sys.modules and isinstance(error, getattr(sys.modules[module], name)) for module, name in kinds
+    )
 
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (`rlkit ... | head`): poll reports an error."""
     try:
-        parser = build_parser()
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit as done:  # --help and --version print and stop here
-            return int(done.code or 0)
-        if args.command is None:
-            parser.print_help()
-            return 0
-        handlers = {
-            "list": lambda: _list(),
-            "train": lambda: _train(args),
-            "eval": lambda: _evaluate(args),
-            "board": lambda: _board(args),
-            "plot": lambda: _plot(args),
-            "study": lambda: _study(args),
-            "tune": lambda: _tune(args),
-        }
-        return handlers[args.command]()
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout is no file (captured, replaced): no pipe of ours
+        return False
+    if not hasattr(select, "poll"):  # Windows: assume the usual cause
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rlkit` console script. Every command imports what it needs inside
+    this function, so `--help` and `--version` answer at once, and a Ctrl-C at any moment (torch's
+    import takes seconds) or a closed stdout ends with one line or none, never a traceback."""
+    try:
+        code = _command(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's last flush
+        return code
     except RlkitError as error:
         print(f"rlkit: error: {error}", file=sys.stderr)
         return 2
-    except (Interrupted, GroupInterrupted, SweepInterrupted) as stop:
-        print(f"rlkit: {stop}", file=sys.stderr)
-        return 130
-    except GroupFailed as failure:
-        print(f"rlkit: {failure}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("rlkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe broke (a worker's): an error to show, not a reader that left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the unwritten rest goes nowhere
+        return 141
+    except Exception as error:
+        if _raised_by(error, _STOPPED):
+            print(f"rlkit: {error}", file=sys.stderr)
+            return 130
+        if _raised_by(error, _FAILED):
+            print(f"rlkit: error: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _command(argv: Sequence[str] | None) -> int:
+    """Parse the command line and run its command."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help and --version print and stop here
+        return int(done.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    handlers = {
+        "list": lambda: _list(),
+        "train": lambda: _train(args),
+        "eval": lambda: _evaluate(args),
+        "board": lambda: _board(args),
+        "plot": lambda: _plot(args),
+        "study": lambda: _study(args),
+        "tune": lambda: _tune(args),
+    }
+    return handlers[args.command]()
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """Helpers shared by several test files: the command line run in-process, a script of
-scripts/ loaded as a module, the one run folder under a root, a free local port, and a network
-namespace for the tests that start Ray."""
+scripts/ loaded as a module, the one run folder under a root, a free local port, child
+processes that Ctrl-C reaches and that never outlive their test, and a network namespace for
+the tests that start Ray."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,34 @@ import pytest
 from rlkit.cli import main
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def child(args: Sequence[str], **popen) -> Iterator[subprocess.Popen]:
+    """`args` started as subprocess.Popen(args, **popen) would, but with SIGINT's default
+    handler (a pytest started in the background, `pytest &` or nohup, passes SIGINT on ignored,
+    and a Ctrl-C test would then wait in vain) and as a process group of its own; on leaving,
+    whatever of that group still runs is killed (a failed assertion or a timeout leaves no
+    training behind). A terminal's Ctrl-C is `os.killpg(process.pid, signal.SIGINT)`."""
+    process = subprocess.Popen(list(args), preexec_fn=_default_sigint, start_new_session=True, **popen)
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the group is gone: nothing left to kill
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()  # reaps it and closes its pipes
+
+
+def run_child(args: Sequence[str], timeout: float, **popen) -> subprocess.CompletedProcess:
+    """subprocess.run(args, capture_output=True, text=True, timeout=timeout) in a `child`: on a
+    timeout, its whole process group is killed (workers too), not only the process."""
+    with child(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen) as process:
+        out, err = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import child, run_child  # this script's folder, tests/, is first on sys.path
+
 RLKIT = [sys.executable, "-m", "rlkit.cli"]
 
 
@@ -31,7 +33,7 @@ def command(text: str, *paths: Path | str) -> list[str]:
 
 def rlkit(text: str, *paths: Path | str, env: dict | None = None, timeout: float = 600) -> dict:
     """Run `rlkit TEXT` (see `command`); its exit code and output."""
-    process = subprocess.run(command(text, *paths), capture_output=True, text=True, timeout=timeout, env=env)
+    process = run_child(command(text, *paths), timeout=timeout, env=env)
     return {"rc": process.returncode, "out": process.stdout[-4000:], "err": process.stderr[-4000:]}
 
 
@@ -70,23 +72,18 @@ def taxi(folder: Path) -> dict:
     )
     root = folder / "runs"
     result: dict = {}
-    process = subprocess.Popen(
-        command(
-            "tune --agent qlearning --env taxi --space {} --samples 4 --concurrent 2 --top 2 --confirm-seeds 2 "
-            "--seed 3 --scheduler fifo --steps 40000 --run-dir {}",
-            space,
-            root,
-        )
-        + TRIAL_SETTINGS,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    tune = command(
+        "tune --agent qlearning --env taxi --space {} --samples 4 --concurrent 2 --top 2 --confirm-seeds 2 "
+        "--seed 3 --scheduler fifo --steps 40000 --run-dir {}",
+        space,
+        root,
     )
-    try:
-        result["stopped_trial"] = str(wait_for(lambda: checkpointed_trial(root), 240, "a trial's first checkpoint"))
-    finally:
-        process.send_signal(signal.SIGINT)  # Ctrl-C
-    output, _ = process.communicate(timeout=240)
+    with child(tune + TRIAL_SETTINGS, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        try:
+            result["stopped_trial"] = str(wait_for(lambda: checkpointed_trial(root), 240, "a trial's first checkpoint"))
+        finally:
+            process.send_signal(signal.SIGINT)  # Ctrl-C
+        output, _ = process.communicate(timeout=240)
     result["interrupted"] = {"rc": process.returncode, "out": output[-4000:]}
     sweep = sweep_folders(root)[0]
     result["sweep"] = str(sweep)
@@ -151,25 +148,20 @@ def cluster(folder: Path) -> dict:
         ).returncode
         result["cluster_start_s"] = time.monotonic() - start
         root = folder / "runs"
-        process = subprocess.Popen(
-            command(
-                "tune --agent qlearning --env taxi --samples 2 --concurrent 2 --steps 150000 --scheduler fifo "
-                "--top 1 --confirm-seeds 1 --address {} --run-dir {}",
-                address,
-                root,
-            )
-            + TRIAL_SETTINGS,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
+        tune = command(
+            "tune --agent qlearning --env taxi --samples 2 --concurrent 2 --steps 150000 --scheduler fifo "
+            "--top 1 --confirm-seeds 1 --address {} --run-dir {}",
+            address,
+            root,
         )
-        trial = wait_for(lambda: checkpointed_trial(root), 300, "a trial's first checkpoint")
-        sidecar = json.loads(trial.with_suffix(".json").read_text())
-        pid = sidecar["attempts"][-1]["pid"]
-        os.kill(pid, signal.SIGKILL)
-        result["killed"] = {"trial": trial.name, "pid": pid}
-        output, _ = process.communicate(timeout=600)
+        streams = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+        with child(tune + TRIAL_SETTINGS, env=env, **streams) as process:
+            trial = wait_for(lambda: checkpointed_trial(root), 300, "a trial's first checkpoint")
+            sidecar = json.loads(trial.with_suffix(".json").read_text())
+            pid = sidecar["attempts"][-1]["pid"]
+            os.kill(pid, signal.SIGKILL)
+            result["killed"] = {"trial": trial.name, "pid": pid}
+            output, _ = process.communicate(timeout=600)
         result["tune"] = {"rc": process.returncode, "out": output[-6000:]}
         result["sweep"] = str(sweep_folders(root)[0])
         result["seeds"] = rlkit(

@@ -1,14 +1,29 @@
 import numpy as np
+import pytest
 import torch
 
 from rlkit.envs import EnvConfig, make_vector_env
 from rlkit.envs.ale_vector import ale_game
+from rlkit.errors import RlkitError
 from rlkit.replay.buffer import ReplayBuffer
 from rlkit.replay.frames import FrameReplay
 
 
 def test_rom_names():
     assert ale_game("ALE/Pong-v5") == "pong" and ale_game("ALE/SpaceInvaders-v5") == "space_invaders"
+
+
+def test_an_ale_py_without_autoreset_mode_is_named_in_one_line(monkeypatch):
+    """ale-py 0.11.0's AtariVectorEnv has no autoreset_mode: one line naming the version needed."""
+    import ale_py.vector_env
+
+    class AtariVectorEnvOf0110:
+        def __init__(self, game: str, num_envs: int, *, stack_num: int = 4): ...
+
+    monkeypatch.setattr(ale_py.vector_env, "AtariVectorEnv", AtariVectorEnvOf0110)
+    with pytest.raises(RlkitError, match=r"needs ale-py 0\.11\.1 or newer .* is installed; valid: pip install") as error:
+        make_vector_env(EnvConfig(id="ALE/Pong-v5", vectorization="ale"), num_envs=2)
+    assert "\n" not in str(error.value)
 
 
 def test_life_losses_end_learner_episodes_and_statistics_keep_true_scores():

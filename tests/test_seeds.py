@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import shutil
@@ -5,8 +6,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
+from conftest import child
 
 from rlkit.errors import RlkitError
 from rlkit.run import checkpoint
@@ -63,28 +66,28 @@ def test_a_reversed_range_is_named():
         parse_seeds("3-1")
 
 
-def _long_group(tmp_path, seeds: str) -> subprocess.Popen:
-    """A group of long Taxi runs on 2 workers, in its own session, once both workers log."""
+@contextlib.contextmanager
+def _long_group(tmp_path, seeds: str) -> Iterator[subprocess.Popen]:
+    """A group of long Taxi runs on 2 workers, a process group of its own (conftest.child),
+    once both workers log."""
     command = [sys.executable, "-m", "rlkit.cli", "train", *SHORT[:4], "--steps", "2000000", *SHORT[6:]]
     command += ["--seeds", seeds, "--workers", "2", "--run-dir", str(tmp_path)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(tmp_path.glob("*/*/*/seed-*/events.*"))) < 2:
-        time.sleep(0.1)
-    time.sleep(1.0)
-    return process
+    with child(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(tmp_path.glob("*/*/*/seed-*/events.*"))) < 2:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        yield process
 
 
 def test_ctrl_c_stops_a_group_of_workers_and_the_group_resumes(cli, tmp_path):
     """Ctrl-C from a terminal reaches every process of the group: the group exits 130 within
     seconds, each running seed saved its checkpoint, the seed not yet started left no folder,
     and the group can be resumed."""
-    process = _long_group(tmp_path, "1-3")
-    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the parent and its workers
-    started = time.time()
-    _, err = process.communicate(timeout=120)
+    with _long_group(tmp_path, "1-3") as process:
+        os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the parent and its workers
+        started = time.time()
+        _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert time.time() - started < 20
     assert "rlkit train --resume" in err and "Traceback" not in err and "leaked semaphore" not in err
@@ -117,17 +120,17 @@ def test_resume_of_a_group_finishes_its_unfinished_seeds(cli, tmp_path):
 
 
 def test_sigterm_to_the_group_stops_its_workers_after_their_checkpoints(tmp_path):
-    process = _long_group(tmp_path, "1-2")
-    process.send_signal(signal.SIGTERM)  # to the group's process only, as a scheduler would
-    time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)  # twice: a repeated SIGTERM must not kill the workers mid-save
-    _, err = process.communicate(timeout=120)
-    assert "leaked semaphore" not in err
-    assert process.returncode == 130, err
-    (group,) = tmp_path.glob("taxi/qlearning/*-seeds1-2")
-    assert json.loads((group / "group.json").read_text())["status"] == "interrupted"
-    for seed in (1, 2):
-        assert checkpoint.find(group / f"seed-{seed}")
-    time.sleep(1.0)
-    leftovers = subprocess.run(["pgrep", "-f", str(group)], capture_output=True, text=True).stdout.split()
-    assert not leftovers, "a worker outlived its group"
+    with _long_group(tmp_path, "1-2") as process:
+        process.send_signal(signal.SIGTERM)  # to the group's process only, as a scheduler would
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)  # twice: a repeated SIGTERM must not kill the workers mid-save
+        _, err = process.communicate(timeout=120)
+        assert "leaked semaphore" not in err
+        assert process.returncode == 130, err
+        (group,) = tmp_path.glob("taxi/qlearning/*-seeds1-2")
+        assert json.loads((group / "group.json").read_text())["status"] == "interrupted"
+        for seed in (1, 2):
+            assert checkpoint.find(group / f"seed-{seed}")
+        time.sleep(1.0)
+        leftovers = subprocess.run(["pgrep", "-f", str(group)], capture_output=True, text=True).stdout.split()
+        assert not leftovers, "a worker outlived its group"  # (checked before the child's group is killed)

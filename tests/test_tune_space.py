@@ -1,12 +1,11 @@
 """`rlkit tune` without Ray: the search-space sampler, coarse-to-fine refinement, and every bad
 input refused in one line, with exit 2 and no sweep folder, before Ray would start."""
 
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import free_port
+from conftest import free_port, run_child
 
 from rlkit.errors import RlkitError
 from rlkit.tune.space import Dimension, Space, parse_dimension, parse_space, refine
@@ -132,11 +131,10 @@ def test_parse_space_checks_keys():
 
 
 def _tune(tmp_path, *args, env=None):
-    """rlkit tune in a subprocess (these never start Ray: every check comes first)."""
-    process = subprocess.run(
+    """rlkit tune in a subprocess (these never start Ray: every check comes first; should one
+    start a sweep, run_child stops all of it at the timeout)."""
+    process = run_child(
         [sys.executable, "-m", "rlkit.cli", "tune", "--run-dir", str(tmp_path / "runs"), *map(str, args)],
-        capture_output=True,
-        text=True,
         timeout=120,
         env=env,
     )

@@ -2,7 +2,10 @@
 
 Each agent module registers its class next to its definition (`rlkit.agents.base.register`).
 The modules of this package are imported on the first look into the registry, so an agent
-added here needs no list edited; an agent outside rlkit registers through the entry-point
+added here needs no list edited. The helpers that hold no agent (HELPERS) are left to the
+agents to import: networks and normalization import torch, which an agent module defers to its
+first use (rlkit.lazy), so that `rlkit list` and config checks start without torch. An agent
+outside rlkit registers through the entry-point
 group `rlkit.agents` (in its package's pyproject.toml:
 `[project.entry-points."rlkit.agents"] my_agent = "my_package.my_agent"`), whose module is
 imported then too."""
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from rlkit.config import RunConfig
 
 ENTRY_POINT_GROUP = "rlkit.agents"
+HELPERS = frozenset({"base", "exploration", "images", "networks", "normalization"})  # modules that register no agent
 _discovered = False
 
 
@@ -32,7 +36,8 @@ def registry() -> dict[str, AgentSpec]:
     global _discovered
     if not _discovered:
         for module in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{module.name}")
+            if module.name not in HELPERS:
+                importlib.import_module(f"{__name__}.{module.name}")
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 entry.load()

@@ -11,14 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
 
-from rlkit.agents.base import AgentConfig, BaseAgent, register
-from rlkit.agents.networks import QNetwork, build_q_network, encoder_hidden_sizes, initialize, torso
-from rlkit.agents.normalization import RunningNormalizer
+from rlkit.agents.base import AgentConfig, BaseAgent, MemoryNeed, register
 from rlkit.errors import RlkitError
+from rlkit.lazy import lazy_import
 from rlkit.options import option
 from rlkit.replay import Replay
 from rlkit.replay.buffer import Batch, Prioritization, ReplayBuffer
@@ -26,6 +22,14 @@ from rlkit.replay.frames import FrameReplay
 from rlkit.replay.transition import Transition
 from rlkit.schedules import linear
 from rlkit.streams import Stream, sequence, torch_seed
+
+# torch and the networks load when an agent first uses them: naming the agent (the registry,
+# `rlkit list`, config checks) does not pay for torch's import
+torch = lazy_import("torch", globals())
+nn = lazy_import("torch.nn", globals())
+F = lazy_import("torch.nn.functional", globals())
+networks = lazy_import("rlkit.agents.networks", globals())
+normalization = lazy_import("rlkit.agents.normalization", globals())
 
 
 def td_target(
@@ -75,11 +79,11 @@ def make_optimizer(parameters: Any, config: DQNConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.adam_eps, **options)
 
 
-@torch.no_grad()
 def polyak_update(source: list[torch.Tensor], target: list[torch.Tensor], tau: float) -> None:
     """target ← tau · source + (1 − tau) · target for parameter lists; tau = 1 copies. One
     multi-tensor kernel (the one torch's optimizers use), not one call per tensor."""
-    torch._foreach_lerp_(target, source, tau)
+    with torch.no_grad():
+        torch._foreach_lerp_(target, source, tau)
 
 
 @dataclass
@@ -150,6 +154,11 @@ class DQNAgent(BaseAgent):
         device: str = "cpu",
         num_envs: int = 1,
     ):
+        if config.batch_size > config.buffer_size:
+            raise RlkitError(
+                f"agent.batch_size = {config.batch_size} is larger than agent.buffer_size = {config.buffer_size}: "
+                "the replay could never fill a batch; valid: batch_size <= buffer_size"
+            )
         super().__init__(config, total_steps, seed)
         self.device = torch.device(device)
         self.num_actions = env_info["num_actions"]
@@ -163,14 +172,14 @@ class DQNAgent(BaseAgent):
         self.online_parameters = list(self.q_network.parameters())
         self.target_parameters = list(self.target_network.parameters())
         self.optimizer = make_optimizer(self.online_parameters, config)
-        self.normalizer: RunningNormalizer | None = None
+        self.normalizer: normalization.RunningNormalizer | None = None
         if config.normalize_observations:
             if env_info["kind"] != "vector":
                 raise RlkitError(
                     f"agent.normalize_observations = true needs vector observations, the env gives "
                     f"{env_info['kind']} ones; valid: false for this env"
                 )
-            self.normalizer = RunningNormalizer(env_info["observation_shape"]).to(self.device)
+            self.normalizer = normalization.RunningNormalizer(env_info["observation_shape"]).to(self.device)
         self.num_envs = num_envs
         self.seed = seed
         self._replay: Replay | None = None  # allocated when first needed
@@ -182,6 +191,61 @@ class DQNAgent(BaseAgent):
         self.target_updates = 0  # target_update_interval periods seen so far
         self.gradient_steps_done = 0
 
+    @classmethod
+    def memory_estimate(
+        cls, config: DQNConfig, env_info: dict[str, Any], num_envs: int, device: str
+    ) -> dict[str, MemoryNeed]:
+        """The replay at full capacity; the networks: online and target weights, gradients and
+        the optimizer's moments (two for Adam, one for RMSprop and SGD); and a batch's activations."""
+        on_gpu = torch.device(device).type != "cpu"
+        prioritized = (
+            Prioritization(config.per_alpha, config.per_eps, config.per_weights) if config.prioritized_replay else None
+        )
+        if env_info["kind"] in ("pixel", "grid"):
+            replay = FrameReplay.estimate_nbytes(
+                config.buffer_size,
+                num_envs,
+                env_info["observation_shape"],
+                prioritized,
+                bit_planes=env_info["kind"] == "grid",
+            )
+            needs = {"replay": MemoryNeed(replay, on_gpu and config.replay_on_device)}
+        else:
+            dtype = np.int64 if env_info["kind"] == "discrete" else np.dtype(env_info["observation_dtype"])
+            needs = {
+                "replay": MemoryNeed(
+                    ReplayBuffer.estimate_nbytes(config.buffer_size, env_info["observation_shape"], dtype, prioritized)
+                )
+            }
+        sizes = cls._network_sizes(config, env_info)
+        if sizes is not None:
+            parameters, activations = sizes
+            copies = 5 if config.optimizer == "adam" else 4
+            needs["networks"] = MemoryNeed(parameters * 4 * copies, on_gpu)
+            # a batch's activations: the online pass kept for backward, their gradients, the target's pass
+            needs["activations"] = MemoryNeed(activations * config.batch_size * 4 * 3, on_gpu)
+        return needs
+
+    @classmethod
+    def _network_sizes(cls, config: DQNConfig, env_info: dict[str, Any]) -> tuple[int, int] | None:
+        """The online network's parameter count and the numbers its layers output for one
+        observation, from a network built and run on the meta device (no memory); None when it
+        cannot be built so (the real build then says why)."""
+        probe = cls.__new__(cls)
+        probe.config, probe.env_info, probe.num_actions = config, env_info, env_info["num_actions"]
+        outputs: list[int] = []
+        try:
+            with torch.device("meta"):
+                network = probe.build_networks()
+                for module in network.modules():
+                    if not list(module.children()):
+                        module.register_forward_hook(lambda _, __, output: outputs.append(output.numel()))
+                dtype = torch.int64 if env_info["kind"] == "discrete" else getattr(torch, env_info["observation_dtype"])
+                network(torch.zeros((1, *env_info["observation_shape"]), dtype=dtype))
+        except Exception:  # a variant's hooks may need what __init__ sets; the estimate leaves the networks out
+            return None
+        return sum(parameter.numel() for parameter in network.parameters()), sum(outputs)
+
     # ------------------------------------------------------------------ construction hooks
     # A variant overrides these (and td_loss) and nothing else: a distributional DQN returns
     # its head from make_head, a head with q_values(output) for acting, and its own loss.
@@ -190,8 +254,8 @@ class DQNAgent(BaseAgent):
         """The torso, observations → features, and its width: the encoder agent.encoder picks
         for the observation kind, with the net_arch hidden layers."""
         info, c = self.env_info, self.config
-        encoder, hidden_sizes = encoder_hidden_sizes(c.encoder, info["kind"], c.net_arch)
-        return torso(info["kind"], encoder, info["observation_shape"], hidden_sizes, info.get("num_states"))
+        encoder, hidden_sizes = networks.encoder_hidden_sizes(c.encoder, info["kind"], c.net_arch)
+        return networks.torso(info["kind"], encoder, info["observation_shape"], hidden_sizes, info.get("num_states"))
 
     def make_head(self, features: int) -> nn.Module:
         """features → the network's output: one Q value per action."""
@@ -213,7 +277,7 @@ class DQNAgent(BaseAgent):
                     f"agent.dueling = true builds its own value and advantage streams, which {type(self).__name__}'s "
                     f"{' and '.join(overridden)} would not shape; valid: dueling = false for this agent"
                 )
-            return build_q_network(
+            return networks.build_q_network(
                 info["kind"],
                 info["observation_shape"],
                 self.num_actions,
@@ -224,8 +288,8 @@ class DQNAgent(BaseAgent):
                 init=c.init,
             )
         encoder, features = self.make_encoder()
-        network = QNetwork(encoder, self.make_head(features))
-        initialize(network, c.init)
+        network = networks.QNetwork(encoder, self.make_head(features))
+        networks.initialize(network, c.init)
         return network
 
     @property
@@ -285,10 +349,10 @@ class DQNAgent(BaseAgent):
     def _normalized(self, observations: torch.Tensor) -> torch.Tensor:
         return observations if self.normalizer is None else self.normalizer(observations)
 
-    @torch.inference_mode()
     def q_values(self, observations: np.ndarray) -> torch.Tensor:
         """The online network's Q values for a batch of raw observations."""
-        return self.q_network.q_values(self._normalized(torch.as_tensor(observations, device=self.device)))
+        with torch.inference_mode():
+            return self.q_network.q_values(self._normalized(torch.as_tensor(observations, device=self.device)))
 
     def action_values(self, observations: np.ndarray) -> np.ndarray:
         return self.q_values(observations).cpu().numpy()

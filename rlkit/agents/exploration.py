@@ -16,7 +16,7 @@ def boltzmann_probabilities(q_values: np.ndarray, temperature: float) -> np.ndar
 
 def epsilon_greedy_probabilities(q_values: np.ndarray, epsilon: float) -> np.ndarray:
     """π(a|s) of ε-greedy acting per row: ε/|A| for every action, and 1 − ε shared equally by
-    the actions tied for the maximum (greedy choices break ties at random)."""
+    the actions tied for the maximum, as `epsilon_greedy` with `random_ties` (a Q-table's) acts."""
     q_values = np.asarray(q_values, dtype=np.float64)
     best = q_values == q_values.max(axis=1, keepdims=True)
     return epsilon / q_values.shape[1] + (1.0 - epsilon) * best / best.sum(axis=1, keepdims=True)

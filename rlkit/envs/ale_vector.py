@@ -18,12 +18,16 @@ truncated game's length is max_frames plus its reset frames (and no game ends in
 
 from __future__ import annotations
 
+import importlib.metadata
+import inspect
 import re
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
+
+from rlkit.errors import RlkitError
 
 
 def ale_game(env_id: str) -> str:
@@ -80,11 +84,31 @@ def _game_starts(infos: dict[str, Any]) -> np.ndarray:
     return np.asarray(infos["frame_number"], dtype=np.int64) - np.asarray(infos["episode_frame_number"], dtype=np.int64)
 
 
+ALE_VECTOR_VERSION = "0.11.1"  # AtariVectorEnv came in ale-py 0.11.0, its autoreset_mode in 0.11.1
+
+
+def atari_vector_env_class() -> type:
+    """ale-py's AtariVectorEnv, or one line naming the ale-py it needs."""
+    try:
+        from ale_py.vector_env import AtariVectorEnv
+
+        if "autoreset_mode" in inspect.signature(AtariVectorEnv).parameters:
+            return AtariVectorEnv
+    except ImportError:
+        pass
+    try:
+        installed = f"ale-py {importlib.metadata.version('ale-py')} is installed"
+    except importlib.metadata.PackageNotFoundError:
+        installed = "ale-py is not installed"
+    raise RlkitError(
+        f"env.vectorization = 'ale' needs ale-py {ALE_VECTOR_VERSION} or newer (AtariVectorEnv with autoreset_mode), "
+        f"{installed}; valid: pip install 'ale-py>={ALE_VECTOR_VERSION}', or vectorization sync or async"
+    )
+
+
 def make_ale_vector_env(config: Any, num_envs: int, training: bool) -> gym.vector.VectorEnv:
     """An AtariVectorEnv for `config` (an rlkit.envs.EnvConfig of an ALE id)."""
-    from ale_py.vector_env import AtariVectorEnv
-
-    env = AtariVectorEnv(
+    env = atari_vector_env_class()(
         ale_game(config.id),
         num_envs,
         autoreset_mode=AutoresetMode.SAME_STEP,
