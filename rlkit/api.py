@@ -12,8 +12,9 @@ rlkit.evaluate(policy, "cartpole", episodes=20)
 from __future__ import annotations
 
 import copy
+import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,13 @@ class Policy:
 
     def _batch(self, observation: Any) -> tuple[np.ndarray, bool]:
         """The observation as a batch of the env's dtype, and whether it was a single one."""
-        array = np.asarray(observation, dtype=self.env_info["observation_dtype"])
+        if self.env_info.get("num_states") is not None:
+            array = _states(observation, self.env_info["num_states"])
+        else:
+            try:
+                array = np.asarray(observation, dtype=self.env_info["observation_dtype"])
+            except (TypeError, ValueError) as error:
+                raise RlkitError(f"observation of type {type(observation).__name__} is not numbers: {error}") from None
         shape = tuple(self.env_info["observation_shape"])
         if array.shape == shape:
             return array[None], True
@@ -53,8 +60,14 @@ class Policy:
         )
 
     def act(self, observation: Any, epsilon: float = 0.0, rng: np.random.Generator | None = None) -> Any:
-        """The greedy action (a random one with probability `epsilon`; ties broken at random):
-        an int for one observation, an array for a batch."""
+        """The greedy action, or with probability `epsilon` (0 to 1) a uniformly random one: an
+        int for one observation, an array for a batch. Tied maximal Q values: a Q-table
+        (qlearning, expected-sarsa) picks one of them at random; a network (the DQN family) takes
+        the first, the lowest action number. Random draws come from `rng`, else from the
+        policy's own generator (seeded from the run's seed)."""
+        _check_epsilon(epsilon)
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise RlkitError(f"rng = {rng!r} is not a numpy Generator; give np.random.default_rng(seed), or None")
         batch, single = self._batch(observation)
         actions = self.agent.greedy_actions(batch, epsilon, rng or self.rng)
         return int(actions[0]) if single else np.asarray(actions)
@@ -67,6 +80,61 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy({self.config.agent_name} on {self.config.env.id}, step {self.step})"
+
+
+def _states(observation: Any, num_states: int) -> np.ndarray:
+    """A discrete-state observation (one state or a batch) as int64, each a whole number in [0, num_states)."""
+    states = np.asarray(observation)
+    valid = f"this policy takes whole numbers 0 to {num_states - 1} (its env's states)"
+    if states.dtype.kind not in "iuf":
+        raise RlkitError(f"state {observation!r} is not a whole number; {valid}")
+    if states.size:
+        whole = np.isfinite(states) & (states == np.round(states))
+        if not whole.all():
+            raise RlkitError(f"state {states[~whole].flat[0].item()!r} is not a whole number; {valid}")
+        outside = (states < 0) | (states >= num_states)
+        if outside.any():
+            raise RlkitError(f"state {states[outside].flat[0].item()!r} is out of range; {valid}")
+    return states.astype(np.int64)
+
+
+def _is_number(value: Any) -> bool:
+    """A real number: a Python or numpy int or float, never a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_epsilon(epsilon: Any) -> None:
+    if not _is_number(epsilon) or not 0.0 <= float(epsilon) <= 1.0:
+        raise RlkitError(f"epsilon = {epsilon!r} is not valid; valid: a number from 0 to 1")
+
+
+def _check_count(name: str, value: Any, least: int) -> int:
+    """`value` as an int, when it is a whole number (Python or numpy) of at least `least`."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+        raise RlkitError(f"{name} = {value!r} is not valid; valid: a whole number, {least} or more")
+    return int(value)
+
+
+def _check_path(name: str, value: Any) -> str:
+    if not isinstance(value, (str, os.PathLike)):
+        raise RlkitError(f"{name} = {value!r} is not valid; valid: a path, as a str or pathlib.Path")
+    return os.fspath(value)
+
+
+def _check_callbacks(callbacks: Any) -> list[Callback]:
+    """The callbacks as a list (one Callback alone is taken as a list of one), each an rlkit.Callback."""
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if isinstance(callbacks, (str, bytes, Mapping)) or not isinstance(callbacks, Iterable):
+        raise RlkitError(f"callbacks = {callbacks!r} is not valid; valid: a list of rlkit.Callback objects")
+    items = list(callbacks)
+    for index, callback in enumerate(items):
+        if not isinstance(callback, Callback):
+            raise RlkitError(
+                f"callbacks[{index}] = {callback!r} is not an rlkit.Callback; valid: instances of subclasses of "
+                "rlkit.Callback"
+            )
+    return items
 
 
 @dataclass
@@ -142,18 +210,27 @@ def train(
     objects; one returning False ends the run cleanly (final evaluation, eval.json)."""
     from rlkit.run.trainer import Run, new_run_dir
 
-    if isinstance(env, gym.Env) or (callable(env) and not isinstance(env, str)):
+    if not isinstance(agent, (str, os.PathLike)):
+        raise RlkitError(f"agent = {agent!r} is not valid; valid: an agent preset name (rlkit list) or a TOML file")
+    root = Path(_check_path("run_dir", run_dir))
+    callbacks = _check_callbacks(callbacks)
+    if isinstance(env, (str, os.PathLike)):
+        config = build_config(os.fspath(agent), os.fspath(env), steps, seed, values=overrides)
+    elif isinstance(env, gym.Env) or callable(env):
         env_id = _user_env(env)
-        config = build_config(agent, env_id, steps, seed, values=overrides)
+        config = build_config(os.fspath(agent), env_id, steps, seed, values=overrides)
         if isinstance(env, gym.Env) and config.env.num_envs != 1:
             raise RlkitError(
                 f"env.num_envs = {config.env.num_envs}, but an Env instance gives one training env: pass a "
                 "function that returns a new env, or set env.num_envs = 1"
             )
     else:
-        config = build_config(agent, env, steps, seed, values=overrides)
+        raise RlkitError(
+            f"env = {env!r} is not valid; valid: a preset name, a gymnasium id, a TOML file, a function returning "
+            "a gymnasium.Env, or an Env instance"
+        )
     run = Run(config, progress=progress)
-    folder = new_run_dir(config, Path(run_dir))
+    folder = new_run_dir(config, root)
     evaluation = run.train(folder, callbacks=callbacks)
     return TrainResult(folder, evaluation, Policy(run.agent, config, run.env_info, run.step))
 
@@ -161,7 +238,7 @@ def train(
 def load(path: str | Path, best: bool = False, device: str = "cpu") -> Policy:
     """The policy of a checkpoint folder, or of a run folder's latest checkpoint (its best with
     best=True). Needs no env: the checkpoint records the observations and actions."""
-    agent, config, env_info, meta = load_agent(checkpoint.find(Path(path), best=best), device)
+    agent, config, env_info, meta = load_agent(checkpoint.find(Path(_check_path("path", path)), best=best), device)
     return Policy(agent, config, env_info, meta.get("step"))
 
 
@@ -177,8 +254,11 @@ def evaluate(
     return_mean, return_std, returns, length_mean, ... The env defaults to the policy's own
     (with its preprocessing: bins, frame stacks); a preset, gymnasium id, function or Env
     instance may replace it. Every random draw comes from `seed`."""
-    if episodes < 1 or num_envs < 1:
-        raise RlkitError(f"episodes = {episodes}, num_envs = {num_envs}: both must be 1 or more")
+    if not isinstance(policy, Policy):
+        raise RlkitError(f"policy = {policy!r} is not valid; valid: a Policy, as rlkit.load or rlkit.train give")
+    episodes, num_envs = _check_count("episodes", episodes, 1), _check_count("num_envs", num_envs, 1)
+    seed = _check_count("seed", seed, 0)
+    _check_epsilon(epsilon)
     env_config = _evaluation_env(policy, env)
     envs = make_vector_env(env_config, num_envs, training=False)
     try:

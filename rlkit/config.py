@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from rlkit.agents import agent_spec, registry
 from rlkit.agents.base import AgentConfig
 from rlkit.envs import EnvConfig, check_env_id, is_atari
@@ -51,11 +53,30 @@ class TrainConfig:
     )
     eval_num_envs: int = option(1, "evaluation envs stepped together", min=1)
     log_interval: int = option(1_000, "training metrics logged every this many steps", min=1)
-    checkpoint_interval: int = option(0, "checkpoint every this many steps; 0: only at the end", min=0)
+    checkpoint_interval: int | None = option(
+        None,
+        "checkpoint every this many steps; unset: at each periodic evaluation (every tenth of the run "
+        "when eval_interval is 0); 0: only at the end",
+        min=0,
+    )
     keep_checkpoints: int = option(2, "latest checkpoints kept (the best is kept besides)", min=1)
-    save_replay: bool = option(False, "keep the replay buffer in checkpoints, for an exact resume")
+    save_replay: bool = option(
+        True, "keep the replay buffer in step checkpoints, for an exact resume, when it fits save_replay_max_mb"
+    )
+    save_replay_max_mb: int = option(
+        1024,
+        "largest replay (at full capacity, in MiB) that checkpoints keep; above it they keep the weights and a "
+        "resume starts with an empty replay",
+        min=0,
+    )
     device: str = option("auto", "torch device: auto (cuda if available), cpu, cuda, cuda:1, ...")
     torch_threads: int = option(1, "torch CPU threads; 0 keeps torch's default", min=0)
+    deterministic: bool = option(
+        False,
+        "deterministic torch kernels (torch.use_deterministic_algorithms, cuDNN without autotuning, "
+        "CUBLAS_WORKSPACE_CONFIG): a run on CUDA bit-identical from its seed, at some cost in speed; on the CPU "
+        "runs are bit-identical without it",
+    )
     solved_return: float | None = option(
         None,
         "greedy evaluation return that counts as solving the task, for the summaries of seed groups; "
@@ -129,6 +150,8 @@ def load_preset(kind: Literal["agents", "envs"], name: str) -> tuple[str, dict[s
     """The preset's display name and its TOML contents."""
     if _looks_like_path(name):
         path = Path(name)
+        if path.is_dir():
+            raise RlkitError(f"preset file {name} is a folder; give a TOML file, or a preset name (rlkit list)")
         if not path.is_file():
             raise RlkitError(f"preset file {name} does not exist")
         return str(path), _read_toml(path)
@@ -166,6 +189,7 @@ def _type_name(kind: Any) -> str:
 
 def _check_value(key: str, value: Any, spec: dataclasses.Field, hints: dict[str, Any]) -> Any:
     """`value` converted to the field's type, or RlkitError naming the key and what is valid."""
+    value = _plain(value)
     kind = hints[spec.name]
     if _optional(kind) is not None:
         if value is None:  # only from a saved config: TOML has no null
@@ -195,6 +219,16 @@ def _check_value(key: str, value: Any, spec: dataclasses.Field, hints: dict[str,
         )
     if high is not None and value > high:
         raise RlkitError(f"{key} = {value!r} is out of range; valid: >= {low} and <= {high}")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as their Python equivalents (np.int64 as int, np.float32 as
+    float, np.bool_ as bool, an array as a list), tuples as lists; anything else unchanged."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
     return value
 
 
@@ -323,13 +357,16 @@ def _agent_chain(agent: str) -> list[tuple[str, dict[str, Any], bool]]:
     algorithm's defaults, which an env's tuning replaces); one that extends another, or any
     preset file the user passes, is specific: its values win over the env's tuned tables."""
     chain: list[tuple[str, dict[str, Any], bool]] = []
+    seen: list[str] = []  # each preset of the chain once: a file by its resolved path, whatever path named it
     name = agent
     while True:
         display, data = load_preset("agents", name)
         _check_top_level(data, AGENT_PRESET_KEYS, display)
-        if display in [entry[0] for entry in chain]:
-            names = " extends ".join([entry[0] for entry in reversed(chain)] + [display])
+        identity = str(Path(display).resolve()) if _looks_like_path(display) else display
+        if identity in seen:  # the chain so far, in the order extends named its presets, then this one again
+            names = " extends ".join([entry[0] for entry in chain] + [display])
             raise RlkitError(f"agent preset {agent}: extends makes a cycle ({names})")
+        seen.append(identity)
         parent = data.get("extends")
         chain.append((display, data, parent is not None or not _built_in(name)))
         if parent is None:
@@ -407,6 +444,14 @@ def build_config(
     need discrete states; its [tuned.<family>] table for the agent's family; the specific agent
     presets (those that extend another, and preset files the user passes), base first; the env
     preset's [tuned.preset.<agent preset>] table; then --steps, --seed, --set and `values`."""
+    if values is not None and not isinstance(values, typing.Mapping):
+        raise RlkitError(
+            f"overrides is a {type(values).__name__}; valid: a mapping of config keys to values, "
+            "e.g. {'learning_rate': 1e-3, 'env.num_envs': 4}"
+        )
+    for key in values or {}:
+        if not isinstance(key, str):
+            raise RlkitError(f"overrides key {key!r} is not a string; valid: a config key such as 'learning_rate'")
     chain = _agent_chain(agent)
     spec = agent_spec(_algo(chain))
     agent_name = chain[-1][0]
@@ -443,7 +488,7 @@ def build_config(
         key, value = parse_assignment(text)
         sections.set(key, value, f"--set {text}")
     for key, value in (values or {}).items():
-        sections.set(key, list(value) if isinstance(value, tuple) else value, f"overrides[{key!r}]")
+        sections.set(key, value, f"overrides[{key!r}]")
 
     env_config = sections.objects["env"]
     if not env_config.id:

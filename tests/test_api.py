@@ -8,6 +8,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import run_child
 
 import rlkit
 from rlkit.errors import RlkitError
@@ -49,6 +50,116 @@ def test_overrides_are_checked_like_set(tmp_path):
     with pytest.raises(RlkitError, match="learning_rate"):
         rlkit.train(agent="dqn", env="cartpole", overrides={"learning_rate": -1.0}, run_dir=tmp_path)
     assert not any(tmp_path.iterdir())  # refused before any run folder exists
+
+
+def _one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert error.type is RlkitError and "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "names"),
+    [
+        ({"agent": 123}, "agent = 123"),
+        ({"agent": None}, "agent = None"),
+        ({"env": None}, "env = None"),
+        ({"env": 7}, "env = 7"),
+        ({"overrides": ["learning_rate=0.1"]}, "overrides is a list; valid: a mapping"),
+        ({"overrides": {1: 2}}, "overrides key 1 is not a string"),
+        ({"callbacks": [1]}, "callbacks[0] = 1 is not an rlkit.Callback"),
+        ({"callbacks": [rlkit.Callback]}, "is not an rlkit.Callback; valid: instances"),
+        ({"callbacks": 5}, "callbacks = 5 is not valid"),
+        ({"steps": 2.5}, "train.total_steps = 2.5 is not an integer"),
+    ],
+)
+def test_bad_arguments_of_train_are_one_line_before_any_folder(tmp_path, arguments, names):
+    with pytest.raises(RlkitError) as error:
+        rlkit.train(**{"agent": "qlearning", "env": "taxi", "run_dir": tmp_path, **arguments})
+    assert names in _one_line(error)
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(RlkitError, match="run_dir = None"):
+        rlkit.train(agent="qlearning", env="taxi", run_dir=None)
+
+
+def test_numpy_scalars_are_their_python_equivalents(tmp_path):
+    overrides = {**QUICK, "eval_episodes": np.int64(3), "gamma": np.float32(0.5), "save_replay": np.bool_(True)}
+    result = rlkit.train("qlearning", "taxi", np.int64(200), np.uint8(4), overrides=overrides, run_dir=tmp_path)
+    config = result.agent.config
+    assert (config.train.eval_episodes, config.train.total_steps, config.train.seed) == (3, 200, 4)
+    assert type(config.train.eval_episodes) is int and type(config.train.save_replay) is bool
+    assert config.agent.gamma == 0.5 and type(config.agent.gamma) is float
+    with pytest.raises(RlkitError, match=r"train.eval_episodes = 2.0 is not an integer"):
+        rlkit.train("qlearning", "taxi", overrides={"eval_episodes": np.float64(2.0)}, run_dir=tmp_path / "x")
+    with pytest.raises(RlkitError, match=r"env.bins = \[3, 0\] is out of range"):  # an array is its list
+        rlkit.train("qlearning", "taxi", overrides={"env.bins": np.array([3, 0])}, run_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.fixture(scope="module")
+def taxi_policy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    return rlkit.train(agent="qlearning", env="taxi", steps=200, overrides=QUICK, run_dir=root).agent
+
+
+@pytest.mark.parametrize(
+    ("state", "names"),
+    [
+        (-1, "state -1 is out of range; this policy takes whole numbers 0 to 499"),
+        (500, "state 500 is out of range"),
+        ([3, 500, 2], "state 500 is out of range"),
+        (3.7, "state 3.7 is not a whole number"),
+        (float("nan"), "state nan is not a whole number"),
+        (True, "state True is not a whole number"),
+        ("3", "state '3' is not a whole number"),
+    ],
+)
+def test_a_q_table_policy_refuses_states_it_does_not_have(taxi_policy, state, names):
+    for method in (taxi_policy.act, taxi_policy.q_values):
+        with pytest.raises(RlkitError) as error:
+            method(state)
+        assert names in _one_line(error)
+
+
+def test_a_q_table_policy_takes_whole_numbers_of_any_type(taxi_policy):
+    table = taxi_policy.agent.q_table
+    assert np.array_equal(taxi_policy.q_values(3.0), table[3])
+    assert np.array_equal(taxi_policy.q_values(np.int64(499)), table[499])
+    assert taxi_policy.act(np.array([0.0, 499.0])).shape == (2,)
+
+
+@pytest.mark.parametrize("epsilon", [2, -0.1, float("nan"), "0.1", None, True])
+def test_epsilon_outside_0_to_1_is_refused(taxi_policy, epsilon):
+    with pytest.raises(RlkitError) as error:
+        taxi_policy.act(3, epsilon=epsilon)
+    assert f"epsilon = {epsilon!r} is not valid; valid: a number from 0 to 1" in _one_line(error)
+    with pytest.raises(RlkitError, match="epsilon = .* is not valid"):
+        rlkit.evaluate(taxi_policy, episodes=1, epsilon=epsilon)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "names"),
+    [
+        ({"epsilon": 5}, "epsilon = 5"),
+        ({"episodes": 2.5}, "episodes = 2.5 is not valid; valid: a whole number, 1 or more"),
+        ({"episodes": "3"}, "episodes = '3'"),
+        ({"num_envs": 0}, "num_envs = 0"),
+        ({"num_envs": 1.0}, "num_envs = 1.0"),
+        ({"seed": -1}, "seed = -1 is not valid; valid: a whole number, 0 or more"),
+    ],
+)
+def test_bad_arguments_of_evaluate_are_one_line(taxi_policy, arguments, names):
+    with pytest.raises(RlkitError) as error:
+        rlkit.evaluate(taxi_policy, **arguments)
+    assert names in _one_line(error)
+
+
+def test_evaluate_and_load_name_what_they_were_given(taxi_policy):
+    with pytest.raises(RlkitError, match="policy = 'runs' is not valid; valid: a Policy"):
+        rlkit.evaluate("runs")
+    with pytest.raises(RlkitError, match="path = None is not valid"):
+        rlkit.load(None)
+    assert rlkit.evaluate(taxi_policy, episodes=np.int64(1), epsilon=np.float32(0.5))["episodes"] == 1
 
 
 class Recorder(rlkit.Callback):
@@ -154,11 +265,6 @@ def test_the_run_folder_of_a_function_env_cannot_be_evaluated_from_another_proce
     ],
 )
 def test_the_example_scripts_run(tmp_path, script, args, expected):
-    done = subprocess.run(
-        [sys.executable, str(SCRIPTS / script), *args, "--run-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_child([sys.executable, str(SCRIPTS / script), *args, "--run-dir", str(tmp_path)], timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert expected in done.stdout

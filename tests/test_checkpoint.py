@@ -5,10 +5,12 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import child
 from safetensors.numpy import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -261,6 +263,27 @@ def test_eval_json_target_is_never_overwritten(cli, trained_run, tmp_path):
     assert existing.read_text() == "keep me"
 
 
+def test_a_checkpoint_of_another_run_in_a_run_folder_is_refused(cli, trained_run, tmp_path):
+    import shutil
+
+    import rlkit
+
+    run = _train(cli, tmp_path / "runs", env="CartPole-v1", steps=200)
+    own = sorted(p.name for p in (run / "checkpoints").iterdir())
+    stranger = run / "checkpoints" / "step-000000009999"  # the newest: what the run folder means now
+    shutil.copytree(checkpoint.find(trained_run), stranger)
+    names = f"{stranger}: a checkpoint of qlearning on Taxi-v4, but its run {run} is dqn on CartPole-v1"
+    assert names in _eval_error(cli, run)
+    assert names in _eval_error(cli, stranger)
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        rlkit.load(run)
+    code, _, err = cli("train", "--resume", run, "--steps", 400, "--no-progress")
+    assert code == 2 and names in err and err.count("\n") == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == sorted([*own, stranger.name])  # nothing moved
+    shutil.rmtree(stranger)
+    assert cli("eval", run, "--episodes", 1)[0] == 0  # its own checkpoint still evaluates
+
+
 # ------------------------------------------------------------------ resume
 
 
@@ -358,7 +381,8 @@ def test_resume_with_set_is_refused(cli, trained_run):
     assert code == 2 and "only --steps" in err
 
 
-def _spawn_training(root: Path, steps: int, *extra: str) -> subprocess.Popen:
+def _spawn_training(root: Path, steps: int, *extra: str) -> AbstractContextManager[subprocess.Popen]:
+    """A DQN run on the noise env in a `conftest.child` (Ctrl-C reaches it; it dies with the test)."""
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
     command = [
         sys.executable,
@@ -392,23 +416,24 @@ def _spawn_training(root: Path, steps: int, *extra: str) -> subprocess.Popen:
         "final_eval_episodes=1",
         *extra,
     ]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return child(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def test_a_run_killed_while_writing_a_checkpoint_resumes(cli, tmp_path):
     # a large replay makes every checkpoint take a while to write; kill as soon as one is being written
-    process = _spawn_training(tmp_path, 200_000, "--set", "save_replay=true", "--set", "checkpoint_interval=20000")
-    deadline = time.time() + 240
-    killed_mid_write = False
-    while time.time() < deadline and process.poll() is None:
-        partial = list(tmp_path.glob("*/*/*/checkpoints/.tmp-*"))
-        complete = list(tmp_path.glob("*/*/*/checkpoints/step-*"))
-        if partial and complete:
-            process.send_signal(signal.SIGKILL)
-            killed_mid_write = True
-            break
-        time.sleep(0.005)
-    process.wait()
+    training = _spawn_training(tmp_path, 200_000, "--set", "save_replay=true", "--set", "checkpoint_interval=20000")
+    with training as process:
+        deadline = time.time() + 240
+        killed_mid_write = False
+        while time.time() < deadline and process.poll() is None:
+            partial = list(tmp_path.glob("*/*/*/checkpoints/.tmp-*"))
+            complete = list(tmp_path.glob("*/*/*/checkpoints/step-*"))
+            if partial and complete:
+                process.send_signal(signal.SIGKILL)
+                killed_mid_write = True
+                break
+            time.sleep(0.005)
+        process.wait()
     assert killed_mid_write, "the run never wrote a second checkpoint"
     run = _run_folder(tmp_path)
     latest = checkpoint.find(run)
@@ -421,13 +446,13 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes(cli, tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
-    process = _spawn_training(tmp_path, 10_000_000)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob("*/*/*/events.*")):
-        time.sleep(0.1)
-    time.sleep(2.0)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
+    with _spawn_training(tmp_path, 10_000_000) as process:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(tmp_path.glob("*/*/*/events.*")):
+            time.sleep(0.1)
+        time.sleep(2.0)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "checkpoint saved in" in err
     step = checkpoint.load(checkpoint.find(_run_folder(tmp_path)))[1]["step"]

@@ -240,6 +240,138 @@ def test_eval_json_needs_force_to_overwrite(cli, finished_run, tmp_path):
     assert json.loads(existing.read_text())["episodes"] == 1
 
 
+@pytest.fixture
+def read_only(monkeypatch):
+    """Make a folder read-only: chmod 555, and for root (whom the mode does not stop) os.access
+    answers as it would for anyone else."""
+    folders: list[Path] = []
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if mode & os.W_OK and Path(path).absolute() in folders:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    def make(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o555)
+        folders.append(folder.absolute())
+        if os.geteuid() == 0:
+            monkeypatch.setattr(os, "access", access)
+        return folder
+
+    yield make
+    for folder in folders:
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any evaluation, study or plot that starts fails the test: targets are checked first."""
+    import rlkit.plot
+    import rlkit.run.evaluation
+    import rlkit.run.study
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the work started before its output target was checked")
+
+    monkeypatch.setattr(rlkit.run.evaluation, "play_episodes", forbidden)
+    monkeypatch.setattr(rlkit.run.study, "study", forbidden)
+    monkeypatch.setattr(rlkit.plot, "draw", forbidden)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "name"),
+    [("eval", "--json", "out.json"), ("study", "--json", "out.json"), ("plot", "--out", "curves.png")],
+)
+def test_an_output_file_in_a_folder_that_cannot_be_written_is_refused_first(
+    cli, finished_run, tmp_path, read_only, no_work, command, option, name
+):
+    locked = read_only(tmp_path / "locked")
+    err = _refused(cli, command, finished_run, option, locked / name)
+    assert f"{option} {locked / name}: folder {locked} is read-only here" in err
+    err = _refused(cli, command, finished_run, option, tmp_path / "missing" / name)
+    assert f"folder {tmp_path / 'missing'} does not exist" in err
+    assert list(locked.iterdir()) == [] and not (tmp_path / "missing").exists()
+
+
+def test_a_video_folder_that_cannot_be_written_is_refused_first(cli, finished_run, tmp_path, read_only, no_work):
+    locked = read_only(tmp_path / "locked")
+    for target in (locked / "videos", locked):
+        err = _refused(cli, "eval", finished_run, "--video", target)
+        assert f"--video {target}: folder {locked} is read-only here" in err
+    (tmp_path / "a-file").write_text("x")
+    err = _refused(cli, "eval", finished_run, "--video", tmp_path / "a-file" / "videos")
+    assert f"cannot be created, {tmp_path / 'a-file'} is a file" in err
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_solved_return_that_is_not_finite_is_refused(cli, finished_run, value):
+    err = _refused(cli, "study", finished_run, f"--solved-return={value}")
+    assert f"argument --solved-return: {value} is not a finite number" in err
+
+
+# ------------------------------------------------------------------ eval of several runs
+
+
+def test_eval_takes_several_runs_as_a_glob_gives_them(cli, tmp_path):
+    first = _train(cli, tmp_path / "a")
+    second = _train(cli, tmp_path / "b")
+    code, out, err = cli("eval", first, second, "--episodes", 1)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{first}: return ") and lines[1].startswith(f"{second}: return ")
+    code, out, _ = cli("eval", first, "--episodes", 1)
+    assert code == 0 and out.startswith("return ")  # one run: the line as before
+    for option, value in (("--json", tmp_path / "r.json"), ("--video", tmp_path / "videos")):
+        err = _refused(cli, "eval", first, second, option, value)
+        assert f"{option} goes with one PATH, and 2 were given" in err and not value.exists()
+    code, out, err = cli("eval", first, tmp_path / "nope", "--episodes", 1)
+    assert code == 2 and out == "" and f"{tmp_path / 'nope'}: no such file or folder" in err  # checked before any
+
+
+# ------------------------------------------------------------------ environments, ports, progress
+
+
+def test_an_env_module_that_fails_to_import_is_one_line(cli, tmp_path, monkeypatch):
+    import gymnasium as gym
+
+    (tmp_path / "broken_env_module.py").write_text('raise RuntimeError("needs a licence\\nfile")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    runs = tmp_path / "runs"
+    err = _refused(cli, "train", "--env", "broken_env_module:Broken-v0", "--run-dir", runs)
+    assert "cannot import module 'broken_env_module' (RuntimeError: needs a licence file)" in err
+    gym.register("RlkitMissingModule-v0", entry_point="no_such_rlkit_module:Env")
+    gym.register("RlkitBrokenModule-v0", entry_point="broken_env_module:Env")
+    try:
+        err = _refused(cli, "train", "--agent", "dqn", "--env", "RlkitMissingModule-v0", "--run-dir", runs)
+        assert "environment 'RlkitMissingModule-v0': cannot import module 'no_such_rlkit_module'" in err
+        assert "ModuleNotFoundError" in err
+        err = _refused(cli, "train", "--agent", "dqn", "--env", "RlkitBrokenModule-v0", "--run-dir", runs)
+        assert "cannot import module 'broken_env_module' (RuntimeError: needs a licence file)" in err
+    finally:
+        del gym.registry["RlkitMissingModule-v0"], gym.registry["RlkitBrokenModule-v0"]
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize("port", ["65536", "-1", "http"])
+def test_a_board_port_out_of_range_is_refused(cli, tmp_path, port):
+    err = _refused(cli, "board", tmp_path, "--port", port)
+    assert "argument --port" in err and "valid: 1 to 65535, or 0 for any free port" in err
+
+
+def test_the_board_help_gives_the_port_range(cli):
+    assert "1 to 65535, or 0 for any free one" in cli("board", "--help")[1]
+
+
+def test_the_progress_bar_of_a_run_shorter_than_log_interval_ends_at_100_percent(cli, tmp_path):
+    args = ("--steps", 500, "--set", "eval_interval=0", "--set", "final_eval_episodes=1", "--set", "log_interval=1000")
+    code, _, err = cli("train", "--run-dir", tmp_path, *args)
+    assert code == 0, err
+    assert "500/500" in err and "100%" in err
+
+
 def test_ablate_needs_force_to_train_into_an_existing_folder(ablate, tmp_path, capsys):
     out = tmp_path / "ablation"
     stale = out / "cartpole" / "plain" / "seed-9"

@@ -194,6 +194,33 @@ def test_bad_composition_gets_one_line(tmp_path):
         build_config(unknown, "taxi")
 
 
+def test_an_extends_cycle_is_named_in_the_order_extends_goes(tmp_path):
+    a, b, c = (str(tmp_path / f"{name}.toml") for name in "abc")
+    _write(tmp_path, "a.toml", 'extends = "b.toml"\n')
+    _write(tmp_path, "b.toml", f'extends = "{c}"\n')  # an absolute path: the same file as c.toml
+    _write(tmp_path, "c.toml", 'extends = "a.toml"\n')
+    with pytest.raises(RlkitError) as error:
+        build_config(a, "cartpole")
+    assert str(error.value) == f"agent preset {a}: extends makes a cycle ({a} extends {b} extends {c} extends {a})"
+    with pytest.raises(RlkitError) as error:
+        build_config(b, "cartpole")
+    assert f"extends makes a cycle ({b} extends {c} extends {a} extends {b})" in str(error.value)
+    itself = _write(tmp_path, "self.toml", 'extends = "self.toml"\n')
+    with pytest.raises(RlkitError) as error:
+        build_config(itself, "cartpole")
+    assert str(error.value) == f"agent preset {itself}: extends makes a cycle ({itself} extends {itself})"
+
+
+@pytest.mark.parametrize(("option", "name"), [("--agent", "presets/"), ("--env", "folder.toml"), ("--agent", "x.toml")])
+def test_a_folder_given_as_a_preset_is_named_a_folder(cli, tmp_path, monkeypatch, option, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).mkdir()
+    code, _, err = cli("train", option, name, "--run-dir", tmp_path / "runs")
+    assert code == 2 and err.count("\n") == 1
+    assert f"preset file {name} is a folder; give a TOML file, or a preset name (rlkit list)" in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_print_config_and_resolved_help_keys(cli, tmp_path):
     runs = tmp_path / "runs"
     code, out, _ = cli("train", "--agent", "expected-sarsa", "--env", "cartpole", "--print-config", "--run-dir", runs)

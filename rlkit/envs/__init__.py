@@ -108,18 +108,33 @@ def check_env_id(env_id: str) -> None:
         _register_atari()
     module, colon, name = env_id.rpartition(":")
     if colon:
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            raise RlkitError(f"environment {env_id!r}: cannot import module {module!r} ({error})") from None
+        _import_env_module(env_id, module)
         env_id = name
     if env_id in gym.registry:
+        entry_point = gym.registry[env_id].entry_point
+        if isinstance(entry_point, str) and ":" in entry_point:  # "module:Class": its module must import
+            module, _, attribute = entry_point.partition(":")
+            if not hasattr(_import_env_module(env_id, module), attribute):
+                raise RlkitError(f"environment {env_id!r}: module {module!r} has no {attribute!r} (its entry point)")
         return
     close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise RlkitError(
         f"unknown environment id {env_id!r}{hint}; valid: a preset name (rlkit list) or a registered gymnasium id"
     )
+
+
+def _import_env_module(env_id: str, module: str) -> Any:
+    """Import the module of an env id, its error (missing, or raising on import) as one line."""
+    try:
+        return importlib.import_module(module)
+    except gym.error.DependencyNotInstalled as error:
+        raise RlkitError(f"environment {env_id} needs packages that are not installed: {error}") from None
+    except Exception as error:  # a user's module may raise anything while it runs
+        detail = " ".join(str(error).split()) or "no message"
+        raise RlkitError(
+            f"environment {env_id!r}: cannot import module {module!r} ({type(error).__name__}: {detail})"
+        ) from None
 
 
 class Discretizer(gym.ObservationWrapper):
