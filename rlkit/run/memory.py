@@ -58,6 +58,7 @@ def check_fits(needs: dict[str, MemoryNeed], device: str, runs_at_once: int = 1)
         hint = {
             "replay": "a smaller agent.buffer_size",
             "networks": "a smaller agent.net_arch",
+            "activations": "a smaller agent.net_arch or agent.batch_size",
             "Q-table": "fewer states (env.bins)",
         }.get(biggest, f"a smaller {biggest}")
         raise RlkitError(
