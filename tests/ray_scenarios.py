@@ -176,7 +176,29 @@ def cluster(folder: Path) -> dict:
     return result
 
 
+def recurring_error(folder: Path) -> dict:
+    """A sweep of two short Q-learning trials, written as `rlkit tune` writes it before Ray
+    starts, whose trial-000 has a corrupted checkpoint (an RlkitError on every attempt);
+    `rlkit tune --resume` runs it."""
+    from rlkit.run import checkpoint
+    from rlkit.tune.sweep import SWEEP_FILE, Request, check_request, trial_configs, write_json
+
+    overrides = ["train.eval_interval=2000", "train.eval_episodes=2", "train.final_eval_episodes=5"]
+    space = {"learning_rate": {"log_uniform": [0.05, 1.0]}}
+    request = Request("qlearning", "taxi", space, 2, 2, steps=6000, overrides=overrides, scheduler="fifo", top=0)
+    checked = check_request(request, "test space")
+    sweep = folder / "sweep"
+    (sweep / "trials").mkdir(parents=True)
+    state = {"request": request.__dict__ | {"space": checked.to_toml()}, "space_origin": "test space"}
+    state |= {"status": "searching", "next_seed": 2, "trials": trial_configs(request, checked)}
+    write_json(sweep / SWEEP_FILE, state)
+    broken = sweep / "trials" / "trial-000" / "checkpoints" / checkpoint.checkpoint_name("step", 2000)
+    broken.mkdir(parents=True)
+    (broken / checkpoint.META).write_text("{not json")
+    return {"sweep": str(sweep), "tune": rlkit("tune --resume {}", sweep, timeout=300)}
+
+
 if __name__ == "__main__":
     name, out = sys.argv[1], Path(sys.argv[2])
-    outcome = {"taxi": taxi, "cartpole": cartpole, "cluster": cluster}[name](out)
+    outcome = {"taxi": taxi, "cartpole": cartpole, "cluster": cluster, "recurring_error": recurring_error}[name](out)
     (out / "result.json").write_text(json.dumps(outcome, indent=1))

@@ -81,7 +81,7 @@ def test_sweep_stopped_with_ctrl_c_resumes_and_its_best_toml_trains(ray_namespac
     child_state = json.loads((child / "sweep.json").read_text())
     assert child_state["request"]["parent"] == str(sweep)
     old, new = parse_space(state["request"]["space"], "old"), parse_space(child_state["request"]["space"], "new")
-    ranked = [row["values"] for row in ranked_trials(sweep, state) if row["return"] is not None]
+    ranked = [row["values"] for row in ranked_trials(sweep, state) if row["rank"] is not None]
     for a, b, expected in zip(old.dimensions, new.dimensions, refine(old, ranked).dimensions):
         assert (b.low, b.high) == pytest.approx((expected.low, expected.high))  # the rule, applied to this sweep
         assert a.low <= b.low < b.high <= a.high, (a, b)
@@ -126,3 +126,21 @@ def test_two_node_cluster_spreads_trials_and_retries_a_killed_worker_from_its_ch
     assert result["seeds"]["rc"] == 0, result["seeds"]
     group = json.loads(next((tmp_path / "seed-runs").glob("*/*/*/group.json")).read_text())
     assert group["status"] == "finished" and [run["status"] for run in group["runs"]] == ["finished"] * 2
+
+
+def test_a_trial_whose_error_would_recur_fails_at_once_and_the_others_are_ranked(ray_namespace, tmp_path):
+    result = _scenario(ray_namespace, "recurring_error", tmp_path)
+    assert result["tune"]["rc"] == 0, result["tune"]
+    sweep = Path(result["sweep"])
+    sidecars = _sidecars(sweep)
+    broken, healthy = sidecars["trial-000"], sidecars["trial-001"]
+    assert len(broken["attempts"]) == 1 and broken["tune_status"] == "complete", broken  # no retry
+    assert broken["error"].endswith(
+        "meta.json: corrupted (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
+    ), broken
+    assert "trial-000  failed, not retried (it would fail again):" in result["tune"]["out"]
+    assert healthy["last_report"]["step"] == 6000 and healthy["last_report"]["final"], healthy
+    rows = {row["name"]: row for row in ranked_trials(sweep, json.loads((sweep / "sweep.json").read_text()))}
+    assert rows["trial-001"]["rank"] == 1 and rows["trial-000"]["rank"] is None
+    markdown = (sweep / "sweep.md").read_text()
+    assert f"failed: {broken['error']}" in markdown and "Ranked: finished trials first" in markdown

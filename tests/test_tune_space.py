@@ -164,6 +164,14 @@ def test_bad_space_is_one_line_exit_2_and_no_sweep_folder(tmp_path, line, messag
     assert not (tmp_path / "runs").exists()
 
 
+def test_asha_with_a_space_that_varies_the_budget_is_one_line_exit_2_and_no_sweep_folder(tmp_path):
+    space = _space(tmp_path, "learning_rate = { log_uniform = [0.05, 1.0] }\ntotal_steps = { choice = [20000, 40000] }")
+    code, _, err = _tune(tmp_path, "--agent", "qlearning", "--env", "taxi", "--space", space, "--scheduler", "asha")
+    assert code == 2 and err.startswith("rlkit: error:") and len(err.strip().splitlines()) == 1, err
+    assert "total_steps varies, but --scheduler asha" in err and "--scheduler fifo" in err, err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_unreachable_address_is_reported_quickly_with_no_sweep_folder(tmp_path):
     pytest.importorskip("ray", reason="needs the tune extra (pip install 'rlkit[tune]')")
     space = _space(tmp_path, "learning_rate = { log_uniform = [1e-4, 1e-2] }")

@@ -11,6 +11,7 @@ from typing import Any
 from rlkit.config import build_config, config_key
 from rlkit.errors import RlkitError
 from rlkit.tune.space import parse_space
+from rlkit.tune.sweep import RANKING
 
 # keys that the trials set for the sweep's own sake, not part of the configuration found
 NOT_IN_PRESET = ("train.seed", "train.checkpoint_interval")
@@ -56,6 +57,7 @@ def markdown(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], co
             + " | ".join(_format(row["values"][key]) for key in keys)
             + f" | {value} | {row['state']} | {', '.join(row['nodes'])} | {row['attempts']} |"
         )
+    lines += ["", f"Ranked: {RANKING}.{_unranked(rows)}"]
     if confirmed:
         lines += [
             "",
@@ -79,6 +81,17 @@ def markdown(folder: Path, sweep: dict[str, Any], rows: list[dict[str, Any]], co
     return "\n".join(lines)
 
 
+def _unranked(rows: list[dict[str, Any]]) -> str:
+    """Why the trials with a return but no rank have none."""
+    lost = [row["name"] for row in rows if row["replay_lost"] and row["return"] is not None]
+    if not lost:
+        return ""
+    return (
+        f" Not ranked: {', '.join(lost)}, resumed from a checkpoint without their replay (it did not fit "
+        "train.save_replay_max_mb), so they did not train as an uninterrupted run of their config would."
+    )
+
+
 def plot(path: Path, sweep: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     """Return against each hyperparameter: finished trials as dots, stopped ones as crosses; log
     axes for log keys (1 − value for one_minus_log_uniform ones)."""
@@ -92,7 +105,7 @@ def plot(path: Path, sweep: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         print(f"{path}: not drawn (needs matplotlib: pip install 'rlkit[tune]')", flush=True)
         return
     space = parse_space(sweep["request"]["space"], "sweep")
-    scored = [row for row in rows if row["return"] is not None]
+    scored = [row for row in rows if row["rank"] is not None]
     columns = min(3, len(space.dimensions))
     lines = math.ceil(len(space.dimensions) / columns)
     figure, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines), squeeze=False)
@@ -158,7 +171,7 @@ def best_preset(
     differ from the trial's config (the sweep's --set and --steps, an env's per-preset table).
     Writes it to FOLDER/best.toml (resolving it needs the file) and returns its text."""
     request = sweep["request"]
-    best = confirmed[0] if confirmed else next(row for row in rows if row["return"] is not None)
+    best = confirmed[0] if confirmed else next(row for row in rows if row["rank"] is not None)
     trial = next(t for t in sweep["trials"] if t["name"] == best["name"])
     algo = trial["config"]["algo"]
     tables: dict[str, dict[str, Any]] = {"agent": {}, "env": {}, "train": {}}

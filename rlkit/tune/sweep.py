@@ -6,7 +6,9 @@ A sweep folder holds:
                       config, and the sweep's state; written before the first trial starts
     trials/trial-007/ trial 7's run folder (config, TensorBoard events, checkpoints, eval.json)
     trials/trial-007.json   written by the trial: its attempts (node id, host, pid, the step it
-                      resumed from, when it started training) and its last report to Tune
+                      resumed from, when it started training), its last report to Tune, and
+                      replay_lost (a resume began with an empty replay) or error (an RlkitError
+                      that ended it)
     trials/trial-007.tune.json   written by the sweep: when Tune started each attempt, and how
                       Tune ended the trial (complete: finished or stopped by ASHA; error)
     ray/              Ray Tune's own state, which `rlkit tune --resume` restores
@@ -17,7 +19,9 @@ The values are drawn here (rlkit.tune.space) before Ray starts, so a sweep is a 
 seed and `--resume` never draws again; Ray Tune runs the trials: concurrency, placement on the
 cluster's nodes, ASHA's early stopping, retries of trials whose worker died, and the
 experiment state that a stopped sweep resumes from. A retried or resumed trial continues from
-its run folder's latest rlkit checkpoint.
+its run folder's latest rlkit checkpoint, the one of the step it last reported (a report
+follows its checkpoint). An RlkitError inside a trial would recur on every retry: it ends the
+trial at once, recorded in its sidecar, and Tune sees a trial that completed.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ SWEEP_FILE = "sweep.json"
 METRIC = "eval/return_mean"
 MAX_FAILURES = 3  # a trial whose worker dies is retried this many times, from its checkpoint
 ASHA_REDUCTION = 2  # ASHA keeps the better half of the trials at each rung
+ASHA_FIXED = (("train", "total_steps"), ("train", "eval_interval"))  # ASHA's max_t and rungs: one for all trials
 
 
 class SweepInterrupted(Exception):
@@ -118,6 +123,13 @@ def check_request(request: Request, space_origin: str) -> Space:
             build_config(request.agent, request.env, request.steps, request.seed, request.overrides, values=values)
         except RlkitError as error:
             raise RlkitError(f"{space_origin}: a value inside the space is not valid: {error}") from None
+    for key in space.keys:
+        if request.scheduler == "asha" and config_key(base.algo, key) in ASHA_FIXED:
+            raise RlkitError(
+                f"{space_origin}: {key} varies, but --scheduler asha takes one max_t and grace period from "
+                "train.total_steps and train.eval_interval for all trials; drop it from the space or use "
+                "--scheduler fifo"
+            )
     if request.scheduler == "asha" and base.train.eval_interval == 0:
         raise RlkitError(
             "--scheduler asha stops trials by their periodic evaluations, but train.eval_interval is 0; "
@@ -186,19 +198,34 @@ def _update_tune_record(folder: Path, name: str, **changes: Any) -> None:
 
 
 class _ReportToTune(Callback):
-    """Each periodic evaluation goes to Tune (and into the trial's sidecar, for the ranking);
-    the time training starts goes into the attempt's record (Ray's cost per trial)."""
+    """Each periodic evaluation goes to Tune (and into the trial's sidecar, for the ranking)
+    once the checkpoint of its step is written, so that a retried trial resumes at the step it
+    last reported; the time training starts goes into the attempt's record (Ray's cost per
+    trial), and a resumed attempt whose replay starts empty marks the trial (replay_lost)."""
 
     def __init__(self, folder: Path, name: str):
         self.folder, self.name = folder, name
+        self.pending: tuple[int, float] | None = None  # (step, return) evaluated, not yet reported
 
     def on_training_start(self, run: Any) -> None:
         attempts = read_sidecar(self.folder, self.name)["attempts"]
         attempts[-1]["training_start"] = time.time()
-        _update_sidecar(self.folder, self.name, attempts=attempts)
+        lost = run.resumed_from is not None and "replay" in run.memory and not run.replay_restored
+        _update_sidecar(self.folder, self.name, attempts=attempts, **({"replay_lost": True} if lost else {}))
 
     def on_evaluation(self, run: Any, result: dict[str, Any]) -> None:
-        _report(self.folder, self.name, run.step, result["return_mean"], final=False)
+        self.pending = (run.step, result["return_mean"])  # reported by on_step, after the step's checkpoint
+
+    def on_step(self, run: Any, transition: Any) -> None:
+        """User callbacks' on_step run after Checkpointing's: the step's checkpoint is written
+        (or, with a checkpoint interval off the evaluations, written here)."""
+        if self.pending is None:
+            return
+        step, value = self.pending
+        self.pending = None
+        if not (run.run_dir / "checkpoints" / checkpoint.checkpoint_name("step", step)).is_dir():
+            run.save_checkpoint("step")
+        _report(self.folder, self.name, step, value, final=False)
 
 
 def _report(folder: Path, name: str, step: int, value: float, final: bool) -> None:
@@ -229,11 +256,12 @@ def trial_function(params: dict[str, Any]) -> None:
         "from_step": _checkpoint_step(steps[-1]) if steps else 0,
     }
     _update_sidecar(folder, name, attempts=[*sidecar["attempts"], attempt])
-    if (run_dir / "eval.json").is_file():  # finished before its worker died: report, do not train again
-        result = json.loads((run_dir / "eval.json").read_text())
-    elif steps:
-        result = resume(run_dir, progress=False, label=name, callbacks=[_ReportToTune(folder, name)], owner=owner)
-    else:
+
+    def train() -> dict[str, Any]:
+        if (run_dir / "eval.json").is_file():  # finished before its worker died: report, do not train again
+            return json.loads((run_dir / "eval.json").read_text())
+        if steps:
+            return resume(run_dir, progress=False, label=name, callbacks=[_ReportToTune(folder, name)], owner=owner)
         if run_dir.is_dir():  # died before its first checkpoint: start again in a clean folder
             with lock.holding(run_dir, "run", owner):  # not while another attempt writes it
                 pass
@@ -241,8 +269,28 @@ def trial_function(params: dict[str, Any]) -> None:
         run_dir.mkdir(parents=True)
         config = config_from_dict(entry["config"])
         run = Run(config, progress=False, label=name, runs_at_once=0)  # the sweep checked its concurrent trials
-        result = run.train(run_dir, callbacks=[_ReportToTune(folder, name)], owner=owner)
-    _report(folder, name, int(entry["config"]["train"]["total_steps"]), result["return_mean"], final=True)
+        return run.train(run_dir, callbacks=[_ReportToTune(folder, name)], owner=owner)
+
+    result = _unless_it_recurs(folder, name, train)
+    if result is None:  # Tune wants its metric in a trial's last result: the worst, at no new step
+        step = (read_sidecar(folder, name).get("last_report") or {"step": 0})["step"]
+        tune.report({METRIC: -math.inf, "step": step, "final": True, "failed": True})
+    else:
+        _report(folder, name, int(entry["config"]["train"]["total_steps"]), result["return_mean"], final=True)
+
+
+def _unless_it_recurs(folder: Path, name: str, train: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """`train()`; or None when it raised an RlkitError (bad input, a broken checkpoint: every
+    retry would fail the same way), whose line goes into the trial's sidecar so that the trial
+    ends at once and shows as failed. Any other error goes on to Tune, which retries the trial;
+    so does FolderLocked (another attempt still writing the run folder ends in time)."""
+    try:
+        return train()
+    except lock.FolderLocked:
+        raise
+    except RlkitError as error:
+        _update_sidecar(folder, name, error=str(error))
+        return None
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -273,6 +321,8 @@ def _tune_callback(folder: Path, total: int) -> Any:
             return f"trial-{int(trial.config['trial']):03d}"
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
+            if result.get("failed"):  # on_trial_complete says why
+                return
             kind = "final" if result.get("final") else "eval"
             print(
                 f"{self._name(trial)}  step {int(result['step']):>9,}  {kind} return {result[METRIC]:.2f}", flush=True
@@ -290,7 +340,9 @@ def _tune_callback(folder: Path, total: int) -> Any:
         def on_trial_complete(self, iteration, trials, trial, **info):
             _update_tune_record(folder, self._name(trial), tune_status="complete")
             self.ended += 1
-            print(f"{self._name(trial)}  done ({self.ended}/{total} trials ended)", flush=True)
+            error = read_sidecar(folder, self._name(trial)).get("error")
+            how = f"failed, not retried (it would fail again): {error}" if error else "done"
+            print(f"{self._name(trial)}  {how} ({self.ended}/{total} trials ended)", flush=True)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             _update_tune_record(folder, self._name(trial), tune_status="error", error_file=str(trial.error_file or ""))
@@ -358,31 +410,69 @@ def _search(folder: Path, sweep: dict[str, Any], restore: bool) -> None:
 # ---------------------------------------------------------------------------- ranking and confirmation
 
 
+RANKING = (
+    "finished trials first, by their final greedy evaluation; then the trials stopped early, those "
+    "that trained furthest first, each by its last periodic evaluation (so a return is only compared "
+    "with returns at the same budget)"
+)
+
+
 def ranked_trials(folder: Path, sweep: dict[str, Any]) -> list[dict[str, Any]]:
     """Every trial with its return (the final evaluation's, or the last report of a trial ASHA
-    stopped), its state, best first; trials with no report last."""
+    stopped), its state and its rank (RANKING), ranked ones first. A trial that failed or never
+    reported has no rank, nor has one that resumed with its replay lost (it did not train as
+    its config says); both keep the return they have."""
     rows = []
     for trial in sweep["trials"]:
         run_dir = folder / "trials" / trial["name"]
         sidecar = read_sidecar(folder, trial["name"])
         report = sidecar.get("last_report")
         row = {"name": trial["name"], "seed": trial["seed"], "values": trial["values"], "return": None, "step": None}
+        row |= {"finished": False, "replay_lost": bool(sidecar.get("replay_lost")), "error": sidecar.get("error")}
         if (run_dir / "eval.json").is_file():
             row |= {"state": "finished", "return": json.loads((run_dir / "eval.json").read_text())["return_mean"]}
-            row["step"] = trial["config"]["train"]["total_steps"]
+            row |= {"step": trial["config"]["train"]["total_steps"], "finished": True}
+        elif row["error"]:
+            row["state"] = f"failed: {row['error']}"
         elif sidecar.get("tune_status") == "error":
             row["state"] = "failed"
         elif report is not None:
             row |= {"state": f"stopped at {report['step']:,}", "return": report["return_mean"], "step": report["step"]}
         else:
             row["state"] = "not run"
+        if row["replay_lost"]:
+            row["state"] += "; resumed with an empty replay, not ranked"
         row["nodes"] = sorted({attempt["node_id"][:8] for attempt in sidecar["attempts"]})
         row["attempts"] = len(sidecar["attempts"])
         rows.append(row)
-    rows.sort(key=lambda row: (row["return"] is None, -(row["return"] or 0.0), row["name"]))
+    rows.sort(key=_rank_order)
     for rank, row in enumerate(rows, 1):
-        row["rank"] = rank if row["return"] is not None else None
+        row["rank"] = rank if _rankable(row) else None
     return rows
+
+
+def _rankable(row: dict[str, Any]) -> bool:
+    return row["return"] is not None and not row["replay_lost"]
+
+
+def _rank_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """RANKING; then the trials without a rank, those with a return first."""
+    if not _rankable(row):
+        return (2, row["return"] is None, -(row["return"] or 0.0), row["name"])
+    if row["finished"]:
+        return (0, 0, -row["return"], row["name"])
+    return (1, -row["step"], -row["return"], row["name"])
+
+
+def no_ranked_trial(folder: Path, rows: list[dict[str, Any]]) -> str:
+    """The one line for a sweep none of whose trials can be ranked."""
+    failed = [row for row in rows if row["error"]]
+    if failed:
+        return f"{folder}: no trial can be ranked; {len(failed)} failed, e.g. {failed[0]['name']}: {failed[0]['error']}"
+    return (
+        f"{folder}: no trial can be ranked (none reported a return, or each resumed with its replay lost); "
+        f"see the errors above and {folder / 'ray'}"
+    )
 
 
 def confirm_seeds(sweep: dict[str, Any]) -> list[int]:
@@ -398,7 +488,7 @@ def _confirm(
     from rlkit.run.launch import run_parallel, seed_configs
 
     request = sweep["request"]
-    top = [row for row in rows if row["return"] is not None][: int(request["top"])]
+    top = [row for row in rows if row["rank"] is not None][: int(request["top"])]
     if not top or not request["confirm_seeds"]:
         return []
     seeds = confirm_seeds(sweep)
@@ -515,7 +605,7 @@ def refine_request(
 
     parent = Path(parent)
     sweep = read_sweep(parent)
-    rows = [row for row in ranked_trials(parent, sweep) if row["return"] is not None]
+    rows = [row for row in ranked_trials(parent, sweep) if row["rank"] is not None]
     space = parse_space(sweep["request"]["space"], f"{parent / SWEEP_FILE} space")
     narrowed = refine(space, [row["values"] for row in rows])
     fields = dict(sweep["request"])
@@ -544,8 +634,8 @@ def _run(folder: Path, sweep: dict[str, Any], address: str | None, restore: bool
             sweep["status"] = "confirming"
             write_json(folder / SWEEP_FILE, sweep)
         rows = ranked_trials(folder, sweep)
-        if not any(row["return"] is not None for row in rows):
-            raise RlkitError(f"{folder}: no trial reported a return; see the errors above and {folder / 'ray'}")
+        if not any(row["rank"] is not None for row in rows):
+            raise RlkitError(no_ranked_trial(folder, rows))
         try:
             confirmed = _confirm(folder, sweep, rows, address)
         except KeyboardInterrupt:
