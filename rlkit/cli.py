@@ -243,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--samples", type=_positive, help="trials to draw (default: 16; --refine: the parent's)")
     tune.add_argument("--concurrent", type=_positive, help="trials at once (default: the CPUs of this machine)")
+    tune.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="G",
+        help="GPUs each trial that trains on a GPU requests from Ray: a fraction in (0, 1] or a whole number "
+        "(default: the cluster's GPUs shared evenly by the concurrent trials, at most one each)",
+    )
     tune.add_argument("--steps", type=_positive, help="total environment steps of each trial")
     tune.add_argument("--seed", type=_natural, help="seed of the draws and of the trials' runs (default: 0)")
     tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed override for every trial")
@@ -412,21 +419,29 @@ def _tune(args: argparse.Namespace) -> int:
                  "--seed": args.seed, "--set": args.set or None, "--scheduler": args.scheduler}
         if args.resume is not None:
             fixed |= {"--samples": args.samples, "--concurrent": args.concurrent, "--top": args.top,
-                      "--confirm-seeds": args.confirm_seeds}
+                      "--confirm-seeds": args.confirm_seeds, "--gpus-per-trial": args.gpus_per_trial}
         given = [flag for flag, value in fixed.items() if value is not None]
         if given:
             what = "--resume continues a sweep" if args.resume is not None else "--refine narrows a sweep"
-            allowed = "--address" if args.resume is not None else "--samples, --concurrent, --top, --confirm-seeds"
+            allowed = (
+                "--address" if args.resume is not None else "--samples, --concurrent, --top, --confirm-seeds, --gpus-per-trial"
+            )
             raise RlkitError(
                 f"{what} with its saved settings, so {' and '.join(given)} cannot go with it; only {allowed} may"
             )
     if args.break_lock and args.resume is None:
         raise RlkitError("--break-lock goes with --resume SWEEP_DIR (a new sweep's folder is new: nobody holds it)")
+    if args.gpus_per_trial is not None:
+        from rlkit.run.resources import check_gpu_share
+
+        check_gpu_share(args.gpus_per_trial)
     if args.resume is not None:
         folder = sweep.resume_sweep(args.resume, args.address, break_lock=args.break_lock)
     else:
         if args.refine is not None:
             request, origin = sweep.refine_request(args.refine, args.samples, args.concurrent, args.top, args.confirm_seeds)
+            if args.gpus_per_trial is not None:
+                request.gpus_per_trial = args.gpus_per_trial
         else:
             agent = args.agent or DEFAULT_AGENT
             if args.space is not None:
@@ -446,6 +461,7 @@ def _tune(args: argparse.Namespace) -> int:
                 top=3 if args.top is None else args.top,
                 confirm_seeds=5 if args.confirm_seeds is None else args.confirm_seeds,
                 first_seed=args.seed or 0,
+                gpus_per_trial=args.gpus_per_trial,
             )
         folder = sweep.start(request, origin, args.run_dir, args.address)
     print("\n".join(sweep.summary_lines(folder)))

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from conftest import child, run_child  # this script's folder, tests/, is first on sys.path
+from conftest import child, free_port, run_child  # this script's folder, tests/, is first on sys.path
 
 RLKIT = [sys.executable, "-m", "rlkit.cli"]
 
@@ -45,6 +46,16 @@ def wait_for(predicate, timeout: float, what: str):
             return found
         time.sleep(0.2)
     raise TimeoutError(f"gave up waiting for {what}")
+
+
+def answers(address: str) -> bool:
+    """Whether something listens at HOST:PORT."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
 
 
 def sweep_folders(root: Path) -> list[Path]:
@@ -198,7 +209,48 @@ def recurring_error(folder: Path) -> dict:
     return {"sweep": str(sweep), "tune": rlkit("tune --resume {}", sweep, timeout=300)}
 
 
+def gpus(folder: Path) -> dict:
+    """A one-node cluster that declares 2 GPUs it does not have: a sweep of `device = auto`
+    trials (each asks for a GPU and, finding no CUDA there, fails at once), one of CPU trials
+    (no GPU asked, trained); then a cluster without GPUs, which refuses a CUDA sweep."""
+    # as on a cluster of several nodes, with one token for both heads (each would make its own)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0123456789abcdef0123456789abcdef"}
+    port = sys.argv[3]
+    address = f"127.0.0.1:{port}"
+    ray = [sys.executable, "-m", "ray.scripts.scripts"]
+    options = ["--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"]
+    head = [*ray, "start", "--head", "--port", port, *options]
+    sweep = "tune --agent qlearning --env taxi --samples 2 --concurrent 2 --steps 2000 --scheduler fifo --top 0 "
+    sweep += "--address {} --run-dir {} --set train.eval_interval=1000 --set train.final_eval_episodes=2"
+    result: dict = {}
+    try:
+        result["head"] = subprocess.run(
+            [*head, "--num-gpus", "2"], capture_output=True, env=env, timeout=120
+        ).returncode
+        wait_for(lambda: answers(address), 60, "the head node's port")
+        result["auto"] = rlkit(sweep, address, folder / "auto", env=env, timeout=300)
+        result["cpu"] = rlkit(sweep + " --set train.device=cpu", address, folder / "cpu", env=env, timeout=300)
+        subprocess.run([*ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        port = str(free_port())  # a new head on a new port: the old one's may linger a while
+        second = [*ray, "start", "--head", "--port", port, *options, "--num-gpus", "0"]
+        result["head_without_gpus"] = subprocess.run(second, capture_output=True, env=env, timeout=120).returncode
+        address = f"127.0.0.1:{port}"
+        wait_for(lambda: answers(address), 60, "the second head node's port")
+        result["cuda"] = rlkit(sweep + " --set train.device=cuda", address, folder / "cuda", env=env, timeout=300)
+    finally:
+        subprocess.run([*ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    result["sweeps"] = {kind: [str(path) for path in sweep_folders(folder / kind)] for kind in ("auto", "cpu", "cuda")}
+    return result
+
+
 if __name__ == "__main__":
     name, out = sys.argv[1], Path(sys.argv[2])
-    outcome = {"taxi": taxi, "cartpole": cartpole, "cluster": cluster, "recurring_error": recurring_error}[name](out)
+    scenarios = {
+        "taxi": taxi,
+        "cartpole": cartpole,
+        "cluster": cluster,
+        "recurring_error": recurring_error,
+        "gpus": gpus,
+    }
+    outcome = scenarios[name](out)
     (out / "result.json").write_text(json.dumps(outcome, indent=1))

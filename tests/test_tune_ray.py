@@ -34,6 +34,7 @@ def _flat(config: dict) -> dict:
     return {f"{s}.{k}": v for s in ("env", "train", "agent") for k, v in config[s].items()}
 
 
+@pytest.mark.slow  # over a minute: with the learning tests, out of the default run
 def test_sweep_stopped_with_ctrl_c_resumes_and_its_best_toml_trains(ray_namespace, tmp_path):
     result = _scenario(ray_namespace, "taxi", tmp_path)
     assert result["interrupted"]["rc"] == 130, result["interrupted"]
@@ -103,6 +104,7 @@ def test_dqn_cartpole_sweep_with_the_preset_space(ray_namespace, tmp_path):
     assert preset["extends"] == "dqn" and "learning_rate" in preset["agent"]
 
 
+@pytest.mark.slow  # over a minute: with the learning tests, out of the default run
 def test_two_node_cluster_spreads_trials_and_retries_a_killed_worker_from_its_checkpoint(ray_namespace, tmp_path):
     result = _scenario(ray_namespace, "cluster", tmp_path, str(free_port()))
     assert result["head"] == 0 and result["worker"] == 0, result
@@ -144,3 +146,25 @@ def test_a_trial_whose_error_would_recur_fails_at_once_and_the_others_are_ranked
     assert rows["trial-001"]["rank"] == 1 and rows["trial-000"]["rank"] is None
     markdown = (sweep / "sweep.md").read_text()
     assert f"failed: {broken['error']}" in markdown and "Ranked: finished trials first" in markdown
+
+
+@pytest.mark.slow  # over a minute: with the learning tests, out of the default run
+def test_trials_request_the_gpus_their_device_needs(ray_namespace, tmp_path):
+    """On a node that declares 2 GPUs: `device = auto` trials each ask for one (2 GPUs, 2 at
+    once) and, with no CUDA there, fail at once naming it; CPU trials ask for none and train; a
+    cluster without GPUs refuses a CUDA sweep in one line, before any sweep folder."""
+    result = _scenario(ray_namespace, "gpus", tmp_path, str(free_port()))
+    assert result["head"] == 0 and result["head_without_gpus"] == 0, result
+    for kind, gpus, device in (("auto", 1.0, "cuda"), ("cpu", 0.0, "cpu")):
+        (sweep,) = result["sweeps"][kind]
+        trials = json.loads((Path(sweep) / "sweep.json").read_text())["trials"]
+        assert [trial["resources"] for trial in trials] == [{"cpus": 1, "gpus": gpus, "device": device}] * 2
+    auto = Path(result["sweeps"]["auto"][0])
+    for sidecar in _sidecars(auto).values():
+        assert "CUDA is not available" in sidecar["error"] and len(sidecar["attempts"]) == 1, sidecar
+    assert result["auto"]["rc"] == 2 and "no trial can be ranked" in result["auto"]["err"], result["auto"]
+    assert result["cpu"]["rc"] == 0, result["cpu"]
+    cpu = Path(result["sweeps"]["cpu"][0])
+    assert all((cpu / "trials" / name / "eval.json").is_file() for name in _sidecars(cpu))
+    assert result["cuda"]["rc"] == 2 and result["sweeps"]["cuda"] == [], result["cuda"]
+    assert "train.device = 'cuda', but no node of the Ray cluster has a GPU" in result["cuda"]["err"]

@@ -38,6 +38,7 @@ import numpy as np
 from rlkit.config import RunConfig, config_from_dict
 from rlkit.errors import RlkitError
 from rlkit.run import checkpoint, lock
+from rlkit.run.resources import run_resources
 from rlkit.run.study import study
 from rlkit.run.trainer import Interrupted, Run, new_run_dir, resume
 
@@ -122,7 +123,10 @@ def ray_connection(address: str | None, num_cpus: int | None = None) -> Iterator
         return
     quiet = {"logging_level": "WARNING", "log_to_driver": False, "configure_logging": True}
     if address:
-        ray.init(address=address, **quiet)
+        try:
+            ray.init(address=address, **quiet)
+        except ConnectionError as error:
+            raise RlkitError(f"--address {address}: {error} (is it a Ray head node's GCS port?)") from None
     else:
         os.environ.pop("RAY_ADDRESS", None)  # an empty or stale variable must not redirect the local instance
         ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
@@ -141,7 +145,7 @@ def _run_seed(config: RunConfig, folder: Path, progress: bool, owner: str | None
     Its memory was checked for the whole group; `owner`: the job's token (rlkit.run.lock)."""
     label = _seed_label(config.train.seed)
     if checkpoint.list_checkpoints(folder / "checkpoints", "step"):
-        resume(folder, progress=progress, label=label, owner=owner, runs_at_once=0)
+        resume(folder, progress=progress, label=label, owner=owner, runs_at_once=0, device=config.train.device)
         return
     if folder.is_dir() and _holds_files(folder):  # killed before its first checkpoint: keep what it wrote
         lock.acquire(folder, "run", owner)  # not while another process writes it
@@ -330,18 +334,25 @@ def _ray_job(config: RunConfig, folder: str, owner: str) -> str:
 
 
 def _on_ray(jobs: list[tuple[RunConfig, Path]], workers: int, address: str | None) -> None:
-    """The jobs as Ray tasks of one CPU each, at most `workers` in flight; a task whose worker
-    dies is retried (it continues from its checkpoint). A failed job is reported and the others
-    go on; GroupFailed-style bookkeeping is left to the caller, which reads the run folders."""
+    """The jobs as Ray tasks, each requesting what its config uses (rlkit.run.resources: a CPU
+    per env worker, a GPU share when it trains on a GPU), at most `workers` in flight; a task
+    whose worker dies is retried (it continues from its checkpoint). A failed job is reported
+    and the others go on; GroupFailed-style bookkeeping is left to the caller, which reads the
+    run folders."""
     with ray_connection(address) as ray:
-        task = ray.remote(num_cpus=1, max_retries=3)(_ray_job)
-        pending = list(jobs)
+        gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        pending = []
+        for config, folder in jobs:  # a CUDA run on a cluster without GPUs: refused before any starts
+            resources = run_resources(config, gpus, None, workers)
+            pending.append((_on_device(config, resources.device), folder, resources))
+        task = ray.remote(max_retries=3)(_ray_job)
         running: dict[Any, Path] = {}
         try:
             while pending or running:
                 while pending and len(running) < max(1, workers):
-                    config, folder = pending.pop(0)
-                    running[task.remote(config, str(folder), f"ray-task-{uuid.uuid4().hex}")] = folder
+                    config, folder, resources = pending.pop(0)
+                    options = task.options(**resources.ray_options())
+                    running[options.remote(config, str(folder), f"ray-task-{uuid.uuid4().hex}")] = folder
                 done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
                 for ref in done:
                     folder = running.pop(ref)
@@ -355,6 +366,10 @@ def _on_ray(jobs: list[tuple[RunConfig, Path]], workers: int, address: str | Non
                 ray.cancel(ref)
             ray.wait(list(running), num_returns=len(running), timeout=STOP_TIMEOUT_S)
             raise
+
+
+def _on_device(config: RunConfig, device: str) -> RunConfig:
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, device=device))
 
 
 def _in_workers(jobs: list[tuple[RunConfig, Path]], workers: int) -> None:

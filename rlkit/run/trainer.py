@@ -501,10 +501,11 @@ def resume(
     owner: str | None = None,
     break_lock: bool = False,
     runs_at_once: int = 1,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Continue the run in `run_dir` (or the run whose checkpoint folder it is) from its latest
     checkpoint, in the same folder, holding its lock (see Run.train for `owner` and
-    `break_lock`). A new `total_steps` that changes what the ε, learning-rate or β schedules
+    `break_lock`); `device` replaces the saved train.device (a Ray task's assigned one). A new `total_steps` that changes what the ε, learning-rate or β schedules
     would do needs `schedules`: "extend" stretches them to the new total, "keep" keeps their
     horizon (past it they stay at their final values)."""
     if schedules not in (None, "extend", "keep"):
@@ -513,7 +514,7 @@ def resume(
     if not run_dir.is_dir():
         raise RlkitError(f"--resume {run_dir}: no such run folder")
     with lock.holding(run_dir, "run", owner, break_lock):
-        return _resume(run_dir, total_steps, progress, schedules, label, callbacks, runs_at_once)
+        return _resume(run_dir, total_steps, progress, schedules, label, callbacks, runs_at_once, device)
 
 
 def _resume(
@@ -524,6 +525,7 @@ def _resume(
     label: str | None,
     callbacks: Sequence[Callback],
     runs_at_once: int,
+    device: str | None,
 ) -> dict[str, Any]:
     latest = checkpoint.find(run_dir)
     _, meta, _ = checkpoint.load(latest)
@@ -552,6 +554,8 @@ def _resume(
             )
         config.train.schedule_steps = total_steps if schedules == "extend" else horizon
         config.train.total_steps = total_steps
+    if device is not None:
+        config.train.device = device
     run = Run(config, progress, label, runs_at_once)
     run.restore(latest)
     return run.train(run_dir, callbacks=callbacks)

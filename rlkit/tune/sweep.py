@@ -44,6 +44,7 @@ from rlkit.errors import RlkitError
 from rlkit.run import checkpoint, lock
 from rlkit.run.callbacks import Callback
 from rlkit.run.launch import check_address, import_ray, ray_connection, resolve_address
+from rlkit.run.resources import Resources, run_resources
 from rlkit.run.study import bootstrap_interval, iqm
 from rlkit.tune.space import Space, parse_space
 
@@ -80,6 +81,7 @@ class Request:
     confirm_seeds: int = 5
     parent: str | None = None
     first_seed: int = 0  # run seeds: trial i trains seed first_seed + i
+    gpus_per_trial: float | None = None  # None: rlkit.run.resources.default_gpu_share
 
 
 def default_space(agent: str) -> tuple[dict[str, Any], str]:
@@ -245,6 +247,8 @@ def trial_function(params: dict[str, Any]) -> None:
     owner = f"tune-trial-{tune.get_context().get_trial_id()}"  # the same for every attempt of this trial
     folder, index = Path(params["sweep"]), int(params["trial"])
     entry = read_sweep(folder)["trials"][index]
+    planned = entry.get("resources")  # what Ray was asked for (plan_resources): a GPU share (cuda) or none (cpu)
+    device = planned["device"] if planned else None
     name, run_dir = entry["name"], folder / "trials" / entry["name"]
     steps = checkpoint.list_checkpoints(run_dir / "checkpoints", "step")
     sidecar = read_sidecar(folder, name)
@@ -261,13 +265,15 @@ def trial_function(params: dict[str, Any]) -> None:
         if (run_dir / "eval.json").is_file():  # finished before its worker died: report, do not train again
             return json.loads((run_dir / "eval.json").read_text())
         if steps:
-            return resume(run_dir, progress=False, label=name, callbacks=[_ReportToTune(folder, name)], owner=owner)
+            callbacks = [_ReportToTune(folder, name)]
+            return resume(run_dir, progress=False, label=name, callbacks=callbacks, owner=owner, device=device)
         if run_dir.is_dir():  # died before its first checkpoint: start again in a clean folder
             with lock.holding(run_dir, "run", owner):  # not while another attempt writes it
                 pass
             _set_aside(run_dir)
         run_dir.mkdir(parents=True)
         config = config_from_dict(entry["config"])
+        config.train.device = device or config.train.device
         run = Run(config, progress=False, label=name, runs_at_once=0)  # the sweep checked its concurrent trials
         return run.train(run_dir, callbacks=[_ReportToTune(folder, name)], owner=owner)
 
@@ -372,7 +378,10 @@ def _search(folder: Path, sweep: dict[str, Any], restore: bool) -> None:
     from ray import tune
 
     request = sweep["request"]
-    trainable = tune.with_resources(trial_function, {"cpu": 1})
+    bundles = [Resources(**trial["resources"]).bundle() for trial in sweep["trials"]]
+    trainable = tune.with_resources(
+        trial_function, lambda config: tune.PlacementGroupFactory([bundles[int(config["trial"])]])
+    )
     storage = folder / "ray"
     experiment = storage / "search"
     if restore and tune.Tuner.can_restore(str(experiment)):
@@ -533,7 +542,6 @@ def _confirm(
 
 def start(request: Request, space_origin: str, root: Path, address: str | None) -> Path:
     """Check everything, create the sweep folder, draw the trials and run the sweep."""
-    from rlkit.run.trainer import new_run_dir
 
     space = check_request(request, space_origin)
     address = resolve_address(address)
@@ -544,6 +552,18 @@ def start(request: Request, space_origin: str, root: Path, address: str | None) 
     base = config_from_dict(trials[0]["config"])
     if not address:  # the trials that run at once must fit this machine's memory
         check_trials_fit([config_from_dict(trial["config"]) for trial in trials], request.concurrent)
+    with ray_connection(address, num_cpus=_local_cpus(request.concurrent, address)) as ray:
+        # the cluster's GPUs decide each trial's request; one that cannot run is refused before the folder
+        gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        plan_resources({"request": request.__dict__, "trials": trials}, gpus, gpu_memory(ray, gpus))
+        return _start(request, space, space_origin, root, address, trials, base)
+
+
+def _start(
+    request: Request, space: Space, space_origin: str, root: Path, address: str | None, trials: list, base: Any
+) -> Path:
+    from rlkit.run.trainer import new_run_dir
+
     folder = new_run_dir(base, root, label="tune")
     sweep = {
         "request": request.__dict__ | {"space": space.to_toml()},
@@ -625,7 +645,11 @@ def _run(folder: Path, sweep: dict[str, Any], address: str | None, restore: bool
     from rlkit.tune import report
 
     request = sweep["request"]
-    with ray_connection(address, num_cpus=None if address else max(os.cpu_count() or 1, request["concurrent"])):
+    with ray_connection(address, num_cpus=_local_cpus(request["concurrent"], address)) as ray:
+        if restore or any("resources" not in trial for trial in sweep["trials"]):  # a resume may meet another cluster
+            gpus = float(ray.cluster_resources().get("GPU", 0.0))
+            plan_resources(sweep, gpus, gpu_memory(ray, gpus))
+        write_json(folder / SWEEP_FILE, sweep)
         if sweep["status"] == "searching":
             try:
                 _search(folder, sweep, restore)
@@ -644,6 +668,53 @@ def _run(folder: Path, sweep: dict[str, Any], address: str | None, restore: bool
     sweep["confirmed"] = confirmed
     write_json(folder / SWEEP_FILE, sweep)
     report.write(folder, sweep, rows, confirmed)
+
+
+def _local_cpus(concurrent: int, address: str | None) -> int | None:
+    """CPUs of a local Ray instance: the machine's, or the concurrent trials' if more."""
+    return None if address else max(os.cpu_count() or 1, concurrent)
+
+
+def plan_resources(sweep: dict[str, Any], cluster_gpus: float, gpu_bytes: int | None = None) -> None:
+    """Each trial's request to Ray (rlkit.run.resources), recorded in its entry of `sweep`: a
+    CUDA trial on a cluster without GPUs is refused here, before any trial starts. `gpu_bytes`:
+    the memory of one of the cluster's GPUs, when known, which caps the trials sharing one."""
+    from rlkit.agents import agent_spec
+    from rlkit.envs import describe
+
+    request = sweep["request"]
+    env_info = describe(config_from_dict(sweep["trials"][0]["config"]).env) if gpu_bytes else None
+    for trial in sweep["trials"]:
+        config = config_from_dict(trial["config"])
+        run_bytes = 0
+        if env_info is not None:
+            needs = agent_spec(config.algo).agent_class.memory_estimate(
+                config.agent, env_info, config.env.num_envs, "cuda"
+            )
+            run_bytes = sum(need.nbytes for need in needs.values() if need.on_device)
+        resources = run_resources(
+            config, cluster_gpus, request.get("gpus_per_trial"), request["concurrent"], run_bytes, gpu_bytes
+        )
+        trial["resources"] = resources.to_dict()
+
+
+def gpu_memory(ray: Any, cluster_gpus: float) -> int | None:
+    """The memory of one of the cluster's GPUs, asked of a task given one (within 60 s); None
+    without GPUs, or when none answers (all busy, or no CUDA where Ray says there is a GPU)."""
+    if cluster_gpus <= 0:
+        return None
+
+    def total_memory() -> int | None:
+        import torch
+
+        return int(torch.cuda.mem_get_info()[1]) if torch.cuda.is_available() else None
+
+    probe = ray.remote(num_gpus=1, num_cpus=0)(total_memory).remote()
+    try:
+        return ray.get(probe, timeout=60)
+    except Exception:  # busy GPUs or a node without CUDA: the even share applies
+        ray.cancel(probe, force=True)
+        return None
 
 
 def summary_lines(folder: Path) -> list[str]:
