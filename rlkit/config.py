@@ -484,11 +484,15 @@ def build_config(
         sections.set("train.total_steps", steps, "--steps")
     if seed is not None:
         sections.set("train.seed", seed, "--seed")
+    set_keys: dict[tuple[str, str], str] = {}  # (section, key) given with --set or as overrides → where from
     for text in overrides:
         key, value = parse_assignment(text)
         sections.set(key, value, f"--set {text}")
+        set_keys[sections.resolve(key)] = f"--set {text}"
     for key, value in (values or {}).items():
         sections.set(key, value, f"overrides[{key!r}]")
+        set_keys[sections.resolve(key)] = f"overrides[{key!r}]"
+    sections.objects["agent"].resolve({name: origin for (section, name), origin in set_keys.items() if section == "agent"})
 
     env_config = sections.objects["env"]
     if not env_config.id:
@@ -518,6 +522,7 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
         sections = _Sections(agent_spec(algo).config_class)
         for section in SECTIONS:
             sections.update(data[section], "saved config", section)
+        sections.objects["agent"].resolve({})
         return RunConfig(algo, data["agent_preset"], data["env_preset"], *(sections.objects[s] for s in SECTIONS))
     except (KeyError, TypeError, AttributeError) as error:
         raise RlkitError(f"saved config is incomplete or malformed ({type(error).__name__}: {error})") from None

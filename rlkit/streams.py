@@ -28,6 +28,7 @@ class Stream(IntEnum):
     TRAINING_ENVS = 4  # keyed by the step at which the envs are (re)built, then the env index
     EVALUATION = 5  # periodic evaluations, keyed by the step
     FINAL_EVALUATION = 6  # the final evaluation, on seeds no periodic evaluation uses
+    NOISE = 7  # a noisy network's noise (a torch generator of the agent's own)
 
 
 def sequence(seed: int, stream: Stream, *key: int) -> np.random.SeedSequence:
@@ -56,9 +57,9 @@ def env_seeds(parent: np.random.SeedSequence, count: int) -> list[int]:
     return [integer(child(parent, index)) for index in range(count)]
 
 
-def torch_seed(seed: int) -> int:
-    """The seed of torch's global generator for a run."""
-    return int(sequence(seed, Stream.NETWORK).generate_state(1, np.uint64)[0])
+def torch_seed(seed: int, stream: Stream = Stream.NETWORK) -> int:
+    """The seed of a torch generator for a run's stream: by default torch's global generator."""
+    return int(sequence(seed, stream).generate_state(1, np.uint64)[0])
 
 
 def global_seed(seed: int) -> np.ndarray:

@@ -59,11 +59,12 @@ def _final_state(run_dir):
     return load_file(str(checkpoint / "tensors.safetensors"))
 
 
-@pytest.mark.parametrize("name", sorted(registry()))
-def test_a_registered_agent_trains_resumes_exactly_loads_and_evaluates(name, tmp_path):
+def _contract(name: str, tmp_path, switches: dict | None = None) -> None:
+    """Train straight; train again stopped at the half and resumed; compare; load and evaluate."""
     preset, env = _preset(tmp_path, name), NOISE
+    overrides = _overrides(name) | {f"agent.{key}": value for key, value in (switches or {}).items()}
     straight = rlkit.train(
-        agent=str(preset), env=env, steps=STEPS, seed=3, overrides=_overrides(name), run_dir=tmp_path / "straight"
+        agent=str(preset), env=env, steps=STEPS, seed=3, overrides=overrides, run_dir=tmp_path / "straight"
     )
     assert straight.evaluation["step"] == STEPS and straight.evaluation["episodes"] == 3
 
@@ -72,7 +73,7 @@ def test_a_registered_agent_trains_resumes_exactly_loads_and_evaluates(name, tmp
         env=env,
         steps=STEPS,
         seed=3,
-        overrides=_overrides(name),
+        overrides=overrides,
         run_dir=tmp_path / "halved",
         callbacks=[StopAtHalf()],
     )
@@ -91,3 +92,41 @@ def test_a_registered_agent_trains_resumes_exactly_loads_and_evaluates(name, tmp
     result = rlkit.evaluate(policy, episodes=2, seed=0)
     assert len(result["returns"]) == 2
     assert json.loads((straight.run_dir / "eval.json").read_text())["returns"] == straight.evaluation["returns"]
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_a_registered_agent_trains_resumes_exactly_loads_and_evaluates(name, tmp_path):
+    _contract(name, tmp_path)
+
+
+# The DQN family's switches (Rainbow's six parts and observation normalisation), as values that
+# turn each on; a head is one switch with two settings (c51, qr)
+SWITCHES = {
+    "c51": {"head": "c51", "v_min": -5.0, "v_max": 5.0, "atoms": 11},
+    "qr": {"head": "qr", "quantiles": 8},
+    "noisy": {"noisy": True},
+    "double_q": {"double_q": True},
+    "dueling": {"dueling": True},
+    "n_steps": {"n_steps": 3},
+    "prioritized": {"prioritized_replay": True},
+    "normalized": {"normalize_observations": True},
+}
+EVERYTHING = ["noisy", "double_q", "dueling", "n_steps", "prioritized", "normalized"]
+PAIRS = [
+    (a, b) for i, a in enumerate(SWITCHES) for b in list(SWITCHES)[i + 1 :] if {a, b} != {"c51", "qr"}
+]
+
+
+def _switched(names) -> dict:
+    return {key: value for name in names for key, value in SWITCHES[name].items()}
+
+
+@pytest.mark.parametrize("names", [("c51",), ("qr",), ("noisy",), ("c51", *EVERYTHING), ("qr", *EVERYTHING)], ids="+".join)
+def test_dqn_heads_alone_and_everything_on_resume_exactly(names, tmp_path):
+    _contract("dqn", tmp_path, _switched(names))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("names", PAIRS, ids="+".join)
+def test_every_pair_of_dqn_switches_resumes_exactly(names, tmp_path):
+    _contract("dqn", tmp_path, _switched(names))

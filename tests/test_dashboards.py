@@ -64,6 +64,8 @@ CARTPOLE_DQN = COMMON | {
     "agent.adam_eps",
     "agent.init",
     "agent.normalize_observations",
+    "agent.head",
+    "agent.noisy",
 }
 TAXI_QLEARNING = COMMON | {"agent.initial_q"}
 
@@ -151,6 +153,14 @@ def test_option_keys_appear_only_with_their_option():
     assert {"agent.exploration_initial_temperature", "agent.exploration_final_temperature"} <= set(softmax)
     assert {"agent.lr_decay_rate", "agent.lr_decay_steps", "agent.learning_rate_final"} <= set(softmax)
     assert "agent.exploration_initial_eps" not in softmax
+    plain_keys = {"agent.atoms", "agent.v_min", "agent.v_max", "agent.quantiles", "agent.noisy_sigma0"}
+    assert plain_keys.isdisjoint(plain)
+    c51 = _hparams_of("c51", "cartpole")
+    assert {"agent.atoms", "agent.v_min", "agent.v_max"} <= set(c51) and "agent.quantiles" not in c51
+    assert "agent.quantiles" in _hparams_of("qrdqn", "cartpole")
+    rainbow = _hparams_of("rainbow", "cartpole")  # noisy nets: the ε schedule does not apply
+    assert "agent.noisy_sigma0" in rainbow
+    assert not {key for key in rainbow if key.startswith("agent.exploration")}
     binned = _hparams_of("qlearning", "cartpole")  # the cartpole preset's qlearning table sets bins
     assert binned["env.bins"] == "[1, 1, 6, 12]" and "env.low" in binned and "env.high" in binned
     assert _hparams_of("qlearning", "frozenlake")["env.make_kwargs.is_slippery"] is True

@@ -238,8 +238,8 @@ def test_pong_trains_on_the_cpu_for_a_few_thousand_steps(cli, tmp_path, double_q
     assert (run / "checkpoints" / "step-000000002000" / "tensors.safetensors").is_file()
 
 
-def _agent_and_batch(compile_loss: bool):
-    config = DQNConfig(net_arch=[32, 32], batch_size=16, compile=compile_loss, double_q=True)
+def _agent_and_batch(compile_loss: bool, **switches):
+    config = DQNConfig(net_arch=[32, 32], batch_size=16, compile=compile_loss, double_q=True, **switches)
     agent = DQNAgent(config, {**VECTOR_INFO, "observation_shape": [4]}, total_steps=1, seed=0)
     rng = np.random.default_rng(0)
     agent.replay.add(
@@ -268,9 +268,14 @@ def test_compile_falls_back_to_the_eager_update_with_the_same_loss(monkeypatch):
 
 
 @pytest.mark.slow
-def test_compiled_update_gives_the_eager_loss():
-    eager, batch = _agent_and_batch(compile_loss=False)
-    compiled, _ = _agent_and_batch(compile_loss=True)
+@pytest.mark.parametrize(
+    "switches",
+    [{}, {"head": "c51", "dueling": True}, {"head": "qr", "noisy": True, "prioritized_replay": True}],
+    ids=["q", "c51-dueling", "qr-noisy-prioritized"],
+)
+def test_compiled_update_gives_the_eager_loss(switches):
+    eager, batch = _agent_and_batch(False, **switches)
+    compiled, _ = _agent_and_batch(True, **switches)
     for _ in range(3):
         a, b = eager.update(batch)["train/loss"], compiled.update(batch)["train/loss"]
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

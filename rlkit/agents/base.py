@@ -9,7 +9,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
-from rlkit.agents.exploration import boltzmann, epsilon_greedy
+from rlkit.agents.exploration import EpsilonGreedy, Exploration, Softmax, epsilon_greedy
 from rlkit.errors import RlkitError
 from rlkit.options import option
 from rlkit.replay.transition import Transition
@@ -50,6 +50,12 @@ class AgentConfig:
     exploration_final_temperature: float = option(
         0.01, "softmax temperature after exploration_fraction × total_steps", min=0.0, exclusive_min=True
     )
+
+    def resolve(self, set_keys: dict[str, str]) -> None:
+        """Check what one key alone cannot (how keys fit together) and settle values that other
+        keys decide, once every layer of presets and overrides is in. `set_keys` maps the keys
+        given on the command line (--set) or as API overrides to where they came from. Raises
+        RlkitError naming the keys and what would be valid."""
 
     def epsilon_at(self, step: int, horizon: int) -> float:
         """ε at `step`: linear from the initial to the final value over exploration_fraction × horizon
@@ -154,9 +160,10 @@ class Agent(Protocol):
 class BaseAgent:
     """What every agent shares: its config section, the horizon of its schedules, its
     exploration stream (a child of the run's seed, rlkit.streams), the schedules read from
-    the config (ε or the softmax temperature, and the learning rate) and ε-greedy acting on
-    `action_values` (rlkit.agents.exploration.epsilon_greedy). A subclass sets
-    `self.num_actions` and answers `action_values`."""
+    the config (ε or the softmax temperature, and the learning rate), the exploration strategy
+    it acts with (rlkit.agents.exploration: ε-greedy or softmax on `exploring_values`), and the
+    torch generators it owns (`own_generator`), whose states go into its checkpoints. A
+    subclass sets `self.num_actions` and answers `action_values`."""
 
     algo = "agent"  # its registered name, set by register
 
@@ -164,6 +171,8 @@ class BaseAgent:
         self.config = config
         self.total_steps = total_steps
         self.rng = generator(seed, Stream.EXPLORATION)
+        self.torch_generators: dict[str, Any] = {}
+        self.exploration: Exploration = self.make_exploration()
 
     num_actions: int
     random_ties = True  # greedy ties broken at random (exploration.epsilon_greedy); False: the first maximum
@@ -178,12 +187,43 @@ class BaseAgent:
     def epsilon(self, step: int) -> float:
         return self.config.epsilon_at(step, self.total_steps)
 
-    def act(self, observations: np.ndarray, step: int) -> np.ndarray:
-        """Exploratory actions: softmax of the action values at the scheduled temperature, or
-        ε-greedy at the scheduled ε, drawn from the agent's exploration stream."""
+    def make_exploration(self) -> Exploration:
+        """The exploration strategy: softmax at the scheduled temperature, or ε-greedy at the
+        scheduled ε (ties as `random_ties` says)."""
         if self.config.exploration == "softmax":
-            return boltzmann(self.action_values(observations), self.temperature(step), self.rng)
-        return self.epsilon_greedy(observations, self.epsilon(step), self.rng)
+            return Softmax(self.temperature)
+        return EpsilonGreedy(self.epsilon, self.random_ties)
+
+    def act(self, observations: np.ndarray, step: int) -> np.ndarray:
+        """Exploratory actions from the exploration strategy, on `exploring_values`, every draw
+        from the agent's exploration stream."""
+        return self.exploration.act(
+            lambda: self.exploring_values(observations), len(observations), self.num_actions, step, self.rng
+        )
+
+    def exploring_values(self, observations: np.ndarray) -> np.ndarray:
+        """The values exploration acts on: `action_values`, unless the agent's values explore
+        by themselves (a noisy network's, with fresh noise)."""
+        return self.action_values(observations)
+
+    def own_generator(self, name: str, torch_generator: Any) -> Any:
+        """Register a torch.Generator the agent draws from, so that `generator_states` saves it."""
+        self.torch_generators[name] = torch_generator
+        return torch_generator
+
+    def generator_states(self) -> dict[str, np.ndarray]:
+        """The states of the torch generators the agent owns, as arrays for its checkpoint."""
+        return {f"generator.{name}": g.get_state().numpy().copy() for name, g in self.torch_generators.items()}
+
+    def load_generator_states(self, tensors: dict[str, np.ndarray]) -> None:
+        """Restore every owned generator from `generator_states`' arrays."""
+        import torch
+
+        for name, torch_generator in self.torch_generators.items():
+            key = f"generator.{name}"
+            if key not in tensors:
+                raise RlkitError(f"the checkpoint has no {key} state, which this agent draws from; it was written by another config")
+            torch_generator.set_state(torch.from_numpy(np.array(tensors[key], dtype=np.uint8)))
 
     def epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         """ε-greedy actions on `action_values`, every draw from `rng`."""
@@ -211,7 +251,7 @@ class BaseAgent:
 
     def schedule_values(self, step: int) -> dict[str, float]:
         """The exploration schedule and the learning rate under their metric names."""
-        return self.config.exploration_metric(step, self.total_steps) | {
+        return self.exploration.metrics(step) | {
             "train/learning_rate": self.learning_rate(step)
         }
 

@@ -1,18 +1,24 @@
 """DQN (Mnih et al. 2015): a Q network, experience replay and a target network, with the
-family's improvements as switches that compose: Double DQN, the dueling head, n-step returns
-and prioritized replay, and the choice of optimizer, exploration, initialisation and
-observation normalisation."""
+family's improvements as switches that compose into Rainbow (Hessel et al. 2018): Double DQN,
+the dueling head, n-step returns, prioritized replay, distributional heads (C51, QR-DQN) and
+noisy nets; and the choice of optimizer, exploration, initialisation and observation
+normalisation.
+
+Each part is one place: the layer factory (plain or noisy layers) in rlkit.agents.networks,
+the head and its loss in rlkit.agents.heads, exploration in rlkit.agents.exploration, replay
+in rlkit.replay. This module puts them together."""
 
 from __future__ import annotations
 
 import copy
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 
 from rlkit.agents.base import AgentConfig, BaseAgent, MemoryNeed, register
+from rlkit.agents.exploration import Exploration, Greedy
 from rlkit.errors import RlkitError
 from rlkit.lazy import lazy_import
 from rlkit.options import option
@@ -29,33 +35,15 @@ torch = lazy_import("torch", globals())
 nn = lazy_import("torch.nn", globals())
 F = lazy_import("torch.nn.functional", globals())
 networks = lazy_import("rlkit.agents.networks", globals())
+heads = lazy_import("rlkit.agents.heads", globals())
 normalization = lazy_import("rlkit.agents.normalization", globals())
 
 
-def td_target(
-    rewards: torch.Tensor,
-    terminated: torch.Tensor,
-    next_q_target: torch.Tensor,
-    discounts: float | torch.Tensor,
-    next_q_online: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """R + γ^m (1 − terminated) Q_target(s', a*), with a* = argmax Q_target(s') or, for Double
-    DQN, argmax Q_online(s'). R sums m rewards (m = 1 for one-step returns), so `discounts` is γ
-    or the tensor of γ^m. Truncated transitions are not terminated and still bootstrap."""
-    chooser = next_q_target if next_q_online is None else next_q_online
-    best_actions = chooser.argmax(dim=1, keepdim=True)
-    next_values = next_q_target.gather(1, best_actions).squeeze(1)
-    return rewards + discounts * (1.0 - terminated.float()) * next_values
-
-
-class LossResult(NamedTuple):
-    """What a DQN loss returns: the scalar to minimise, Q(s, a) of the batch (for the
-    train/q_mean metric) and one TD error per transition (detached; prioritized replay's new
-    priorities come from their absolute values)."""
-
-    loss: torch.Tensor
-    q_values: torch.Tensor
-    td_errors: torch.Tensor
+def __getattr__(name: str) -> Any:
+    """td_target and LossResult live in rlkit.agents.heads (with torch); importable from here."""
+    if name in ("td_target", "LossResult"):
+        return getattr(heads, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_optimizer(parameters: Any, config: DQNConfig) -> torch.optim.Optimizer:
@@ -132,8 +120,62 @@ class DQNConfig(AgentConfig):
     normalize_observations: bool = option(
         False, "vector observations: scale by a running mean and std (saved in checkpoints)"
     )
+    head: Literal["q", "c51", "qr"] = option(
+        "q",
+        "what the network gives per action: q (one Q value, DQN), c51 (a categorical distribution of the "
+        "return over `atoms` values on [v_min, v_max], Bellemare et al. 2017) or qr (`quantiles` quantiles of "
+        "the return, Dabney et al. 2018); acting takes the distribution's mean",
+    )
+    atoms: int = option(51, "c51: atoms of the return distribution", min=2)
+    v_min: float = option(-10.0, "c51: the lowest return of the support (env presets set their own)")
+    v_max: float = option(10.0, "c51: the highest return of the support (env presets set their own)")
+    quantiles: int = option(50, "qr: quantiles of the return (Dabney et al. used 200 on Atari)", min=2)
+    noisy: bool = option(
+        False,
+        "noisy nets (Fortunato et al. 2018): factorised Gaussian noise on every fully connected layer "
+        "explores instead of ε-greedy (ε is 0; random actions still fill the first learning_starts steps)",
+    )
+    noisy_sigma0: float = option(0.5, "noisy nets: σ0 of the noise (σ starts at σ0/√fan_in)", min=0.0, exclusive_min=True)
     compile: bool = option(False, "compile the TD loss with torch.compile (eager if compilation is unavailable)")
     replay_on_device: bool = option(True, "keep the replay buffer on the learner's device (the GPU when there is one)")
+
+
+    def resolve(self, set_keys: dict[str, str]) -> None:
+        """The support must be an interval; with noisy nets ε-greedy is off (ε 0), so an ε key
+        or softmax exploration asked for with them is refused."""
+        if self.head == "c51" and not self.v_min < self.v_max:
+            raise RlkitError(
+                f"agent.v_min = {self.v_min:g} is not below agent.v_max = {self.v_max:g}: the c51 support is "
+                "empty; valid: v_min < v_max (the lowest and highest return the env can give)"
+            )
+        if not self.noisy:
+            return
+        given = [origin for key, origin in set_keys.items() if key in EPSILON_KEYS]
+        if given:
+            raise RlkitError(
+                f"{given[0]}: agent.noisy = true explores with noise, so ε-greedy is off and its keys do nothing; "
+                "valid: drop the ε key, or set noisy=false to explore ε-greedily"
+            )
+        if self.exploration != "epsilon":
+            raise RlkitError(
+                f"agent.exploration = {self.exploration!r} with agent.noisy = true: noisy nets replace the "
+                "exploration strategy; valid: exploration = 'epsilon' (ε is then 0), or noisy = false"
+            )
+        self.exploration_initial_eps = self.exploration_final_eps = 0.0
+
+
+# the keys of ε-greedy and softmax exploration, which noisy nets switch off
+EPSILON_KEYS = frozenset(
+    {
+        "exploration",
+        "exploration_fraction",
+        "exploration_start",
+        "exploration_initial_eps",
+        "exploration_final_eps",
+        "exploration_initial_temperature",
+        "exploration_final_temperature",
+    }
+)
 
 
 @register("dqn", DQNConfig, family="dqn")
@@ -169,6 +211,12 @@ class DQNAgent(BaseAgent):
         except (ValueError, RuntimeError) as error:
             raise RlkitError(f"agent.encoder = {config.encoder!r}: {error}") from None
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        self.head: heads.Head = self.q_network.readout  # what the outputs mean, and the loss
+        self.online_noise = networks.Noise(self.q_network)
+        self.target_noise = networks.Noise(self.target_network)
+        if self.online_noise:  # drawn from a stream of its own, saved in checkpoints
+            noise = torch.Generator(device=self.device).manual_seed(torch_seed(seed, Stream.NOISE))
+            self.noise = self.own_generator("noise", noise)
         self.online_parameters = list(self.q_network.parameters())
         self.target_parameters = list(self.target_network.parameters())
         self.optimizer = make_optimizer(self.online_parameters, config)
@@ -247,37 +295,45 @@ class DQNAgent(BaseAgent):
         return sum(parameter.numel() for parameter in network.parameters()), sum(outputs)
 
     # ------------------------------------------------------------------ construction hooks
-    # A variant overrides these (and td_loss) and nothing else: a distributional DQN returns
-    # its head from make_head, a head with q_values(output) for acting, and its own loss.
+    # A variant overrides these (and, rarely, td_loss): a new kind of output is a head
+    # (rlkit.agents.heads.Head: its shape, its Q values, its loss) returned by make_head.
+
+    def layers(self) -> networks.Layers:
+        """The factory of the fully connected layers: noisy ones under agent.noisy."""
+        return networks.Layers(noisy=self.config.noisy, sigma0=self.config.noisy_sigma0)
 
     def make_encoder(self) -> tuple[nn.Module, int]:
         """The torso, observations → features, and its width: the encoder agent.encoder picks
         for the observation kind, with the net_arch hidden layers."""
         info, c = self.env_info, self.config
         encoder, hidden_sizes = networks.encoder_hidden_sizes(c.encoder, info["kind"], c.net_arch)
-        return networks.torso(info["kind"], encoder, info["observation_shape"], hidden_sizes, info.get("num_states"))
+        return networks.torso(
+            info["kind"], encoder, info["observation_shape"], hidden_sizes, info.get("num_states"), self.layers()
+        )
 
-    def make_head(self, features: int) -> nn.Module:
-        """features → the network's output: one Q value per action."""
-        return nn.Linear(features, self.num_actions)
+    def make_head(self) -> heads.Head:
+        """What the network gives per action and how it learns, as agent.head names it."""
+        c = self.config
+        if c.head == "c51":
+            return heads.CategoricalHead(c.atoms, c.v_min, c.v_max)
+        if c.head == "qr":
+            return heads.QuantileHead(c.quantiles)
+        return heads.QHead()
 
     def build_networks(self) -> nn.Module:
         """The online network, initialised by agent.init (the target network is its copy):
-        make_encoder then make_head, or under agent.dueling the dueling network, which splits
-        the last hidden layer into its two streams."""
+        make_encoder, then an output layer shaped for make_head's head; under agent.dueling the
+        dueling network, which splits the last hidden layer into value and advantage streams of
+        that head's shape."""
         info, c = self.env_info, self.config
+        head = self.make_head()
         if c.dueling:
-            overridden = [
-                name
-                for name in ("make_encoder", "make_head")
-                if getattr(type(self), name) is not getattr(DQNAgent, name)
-            ]
-            if overridden:
+            if type(self).make_encoder is not DQNAgent.make_encoder:
                 raise RlkitError(
-                    f"agent.dueling = true builds its own value and advantage streams, which {type(self).__name__}'s "
-                    f"{' and '.join(overridden)} would not shape; valid: dueling = false for this agent"
+                    f"agent.dueling = true splits the encoder's last hidden layer into its two streams, which "
+                    f"{type(self).__name__}'s make_encoder would not shape; valid: dueling = false for this agent"
                 )
-            return networks.build_q_network(
+            network: nn.Module = networks.build_q_network(
                 info["kind"],
                 info["observation_shape"],
                 self.num_actions,
@@ -286,9 +342,12 @@ class DQNAgent(BaseAgent):
                 info.get("num_states"),
                 dueling=True,
                 init=c.init,
+                readout=head,
+                layers=self.layers(),
             )
+            return network
         encoder, features = self.make_encoder()
-        network = networks.QNetwork(encoder, self.make_head(features))
+        network = networks.QNetwork(encoder, self.layers().linear(features, self.num_actions * head.outputs), head)
         networks.initialize(network, c.init)
         return network
 
@@ -346,16 +405,32 @@ class DQNAgent(BaseAgent):
 
     # ------------------------------------------------------------------ acting
 
+    def make_exploration(self) -> Exploration:
+        """Greedy on the noisy network's values under agent.noisy, else as every agent explores."""
+        return Greedy() if self.config.noisy else super().make_exploration()
+
     def _normalized(self, observations: torch.Tensor) -> torch.Tensor:
         return observations if self.normalizer is None else self.normalizer(observations)
 
     def q_values(self, observations: np.ndarray) -> torch.Tensor:
-        """The online network's Q values for a batch of raw observations."""
+        """The online network's Q values (a distribution's mean) for a batch of raw
+        observations; a noisy network's mean weights."""
+        self.online_noise.on(False)
         with torch.inference_mode():
             return self.q_network.q_values(self._normalized(torch.as_tensor(observations, device=self.device)))
 
     def action_values(self, observations: np.ndarray) -> np.ndarray:
         return self.q_values(observations).cpu().numpy()
+
+    def exploring_values(self, observations: np.ndarray) -> np.ndarray:
+        """Q values to explore on: with noisy nets, the network's under fresh noise."""
+        if not self.online_noise:
+            return self.action_values(observations)
+        self.online_noise.on(True)
+        self.online_noise.resample(self.noise)
+        with torch.inference_mode():
+            observations = self._normalized(torch.as_tensor(observations, device=self.device))
+            return self.q_network.q_values(observations).cpu().numpy()
 
     def act(self, observations: np.ndarray, step: int) -> np.ndarray:
         if step < self.config.learning_starts:
@@ -390,26 +465,23 @@ class DQNAgent(BaseAgent):
             self.target_updates = target_periods
         return metrics
 
-    def td_loss(self, batch: Batch) -> LossResult:
-        """The importance-weighted Huber loss between Q(s, a) and the TD target, with Q(s, a)
-        and the TD errors of the batch."""
-        c = self.config
-        observations = self._normalized(batch.observations)
-        next_observations = self._normalized(batch.next_observations)
+    def td_loss(self, batch: Batch) -> heads.LossResult:
+        """The head's loss on a preprocessed batch (observations normalised): the online
+        network's output at s, the target network's at s', and the next action from the
+        target's Q values or, under Double Q, the online network's (their means for a
+        distributional head)."""
+        head = self.head
+        output = self.q_network(batch.observations)
         with torch.no_grad():
-            next_q_target = self.target_network(next_observations)
-        all_q_values = self.q_network(observations)
-        next_q_online = None
-        if c.double_q:  # Q_online(s') outside the graph: a pass over s and s' together would make
-            # the backward pass run over both halves (30% more time per update on a CPU)
-            with torch.no_grad():
-                next_q_online = self.q_network(next_observations)
-        targets = td_target(batch.rewards, batch.terminated, next_q_target, batch.discounts, next_q_online)
-        q_values = all_q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        losses = F.smooth_l1_loss(q_values, targets, reduction="none")
-        return LossResult((batch.weights * losses).mean(), q_values, (targets - q_values).detach())
+            next_output = self.target_network(batch.next_observations)
+            next_online = None
+            if self.config.double_q:  # Q_online(s') outside the graph: a pass over s and s' together
+                # would make the backward pass run over both halves (30% more time per update on a CPU)
+                next_online = head.q_values(self.q_network(batch.next_observations))
+            next_action = heads.next_actions(head.q_values(next_output), next_online)
+        return head.loss(output, next_output, next_action, batch)
 
-    def _loss_and_gradients(self, batch: Batch) -> LossResult:
+    def _loss_and_gradients(self, batch: Batch) -> heads.LossResult:
         """td_loss and its gradients; compiled when `compile` is on. The first compiled step
         (forward and backward) is tried, and if compilation fails, it and every later step runs
         eagerly: an error of the loss itself then surfaces from the eager run."""
@@ -436,10 +508,21 @@ class DQNAgent(BaseAgent):
         return result
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """One gradient step on the Huber TD loss; new priorities from the TD errors under
-        prioritized replay. Metrics stay tensors (no device sync)."""
+        """One gradient step on the head's loss, the batch's observations normalised first (under
+        agent.normalize_observations) and the noise drawn anew (under agent.noisy); new
+        priorities from the per-transition errors under prioritized replay. Metrics stay tensors
+        (no device sync)."""
         c = self.config
         batch = Batch(*(t.to(self.device, non_blocking=True) for t in batch))
+        if self.normalizer is not None:
+            batch = batch._replace(
+                observations=self.normalizer(batch.observations),
+                next_observations=self.normalizer(batch.next_observations),
+            )
+        if self.online_noise:  # fresh noise for the online and the target network
+            self.online_noise.on(True)
+            self.online_noise.resample(self.noise)
+            self.target_noise.resample(self.noise)
         loss, q_values, td_errors = self._loss_and_gradients(batch)
         max_norm = c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self.online_parameters, max_norm, foreach=True)
@@ -456,7 +539,8 @@ class DQNAgent(BaseAgent):
     # ------------------------------------------------------------------ state
 
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        tensors = {f"q_network.{k}": v for k, v in self.q_network.state_dict().items()}
+        tensors: dict[str, Any] = dict(self.generator_states())
+        tensors |= {f"q_network.{k}": v for k, v in self.q_network.state_dict().items()}
         tensors |= {f"target_network.{k}": v for k, v in self.target_network.state_dict().items()}
         if self.normalizer is not None:
             tensors |= {f"obs_normalizer.{k}": v for k, v in self.normalizer.state_dict().items()}
@@ -472,7 +556,8 @@ class DQNAgent(BaseAgent):
             "target_updates": self.target_updates,
             "gradient_steps_done": self.gradient_steps_done,
         }
-        return {k: v.detach().cpu().numpy().copy() for k, v in tensors.items()}, meta  # copies: nothing shared
+        arrays = {k: v if isinstance(v, np.ndarray) else v.detach().cpu().numpy().copy() for k, v in tensors.items()}
+        return arrays, meta  # copies: nothing shared
 
     def load_state(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         for prefix, network in (("q_network.", self.q_network), ("target_network.", self.target_network)):
@@ -498,6 +583,7 @@ class DQNAgent(BaseAgent):
                 optimizer_state.setdefault(int(index), {})[name] = torch.tensor(value)
         self.optimizer.load_state_dict({"state": optimizer_state, "param_groups": meta["optimizer_param_groups"]})
         self.rng.bit_generator.state = meta["rng"]
+        self.load_generator_states(tensors)
         self._replay_rng_state = meta["replay_rng"]  # applied when the replay buffer is allocated
         if self._replay is not None and self._replay_rng_state is not None:
             self._replay.rng.bit_generator.state = self._replay_rng_state

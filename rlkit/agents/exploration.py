@@ -1,4 +1,7 @@
-"""Exploratory action choice from Q values, shared by the Q-table and DQN."""
+"""Exploratory action choice from Q values, shared by the Q-table and DQN: the functions
+(ε-greedy, Boltzmann) and the strategy objects an agent holds (EpsilonGreedy, Softmax, and
+Greedy for values that explore by themselves, a noisy network's), each asked for actions
+given the values and naming its schedule's metric."""
 
 from __future__ import annotations
 
@@ -61,3 +64,51 @@ def boltzmann(q_values: np.ndarray, temperature: float, rng: np.random.Generator
     cumulative = np.cumsum(boltzmann_probabilities(q_values, temperature), axis=1)
     draws = rng.random(len(cumulative))[:, None] * cumulative[:, -1:]
     return np.minimum((cumulative <= draws).sum(axis=1), q_values.shape[1] - 1)
+
+
+class EpsilonGreedy:
+    """ε-greedy acting at the scheduled ε (`epsilon(step)`), logged as train/epsilon."""
+
+    def __init__(self, epsilon: Callable[[int], float], random_ties: bool = True):
+        self.epsilon = epsilon
+        self.random_ties = random_ties
+
+    def act(
+        self, values: Callable[[], np.ndarray], num_rows: int, num_actions: int, step: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        return epsilon_greedy(values, num_rows, num_actions, self.epsilon(step), rng, self.random_ties)
+
+    def metrics(self, step: int) -> dict[str, float]:
+        return {"train/epsilon": self.epsilon(step)}
+
+
+class Softmax:
+    """Boltzmann acting at the scheduled temperature (`temperature(step)`), logged as
+    train/temperature."""
+
+    def __init__(self, temperature: Callable[[int], float]):
+        self.temperature = temperature
+
+    def act(
+        self, values: Callable[[], np.ndarray], num_rows: int, num_actions: int, step: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        return boltzmann(np.asarray(values()), self.temperature(step), rng)
+
+    def metrics(self, step: int) -> dict[str, float]:
+        return {"train/temperature": self.temperature(step)}
+
+
+class Greedy:
+    """The greedy action of values that explore by themselves (a noisy network's, Fortunato et
+    al. 2018): ε-greedy is off, logged as train/epsilon = 0. Draws nothing from `rng`."""
+
+    def act(
+        self, values: Callable[[], np.ndarray], num_rows: int, num_actions: int, step: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        return np.asarray(values()).argmax(axis=1)
+
+    def metrics(self, step: int) -> dict[str, float]:
+        return {"train/epsilon": 0.0}
+
+
+Exploration = EpsilonGreedy | Softmax | Greedy

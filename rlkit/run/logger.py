@@ -69,6 +69,7 @@ def _applies(config: dict[str, Any]) -> dict[str, bool]:
     atari = is_atari(env["id"])
     minatar = is_minatar(env["id"])
     lr_schedule, exploration, optimizer = agent["lr_schedule"], agent["exploration"], agent.get("optimizer")
+    noisy, head = bool(agent.get("noisy")), agent.get("head")
     only_when: list[tuple[bool, tuple[str, ...]]] = [
         (atari, tuple(f"env.{key}" for key in ATARI_KEYS)),
         (not atari, ("env.max_episode_steps",)),
@@ -77,8 +78,12 @@ def _applies(config: dict[str, Any]) -> dict[str, bool]:
         (bool(env["bins"]), ("env.bins", "env.low", "env.high")),
         (lr_schedule != "constant", ("agent.learning_rate_final", "agent.lr_decay_steps")),
         (lr_schedule == "exponential", ("agent.lr_decay_rate",)),
-        (exploration == "epsilon", ("agent.exploration_initial_eps", "agent.exploration_final_eps")),
+        (exploration == "epsilon" and not noisy, ("agent.exploration_initial_eps", "agent.exploration_final_eps")),
         (exploration == "softmax", ("agent.exploration_initial_temperature", "agent.exploration_final_temperature")),
+        (not noisy, ("agent.exploration", "agent.exploration_fraction", "agent.exploration_start")),
+        (noisy, ("agent.noisy_sigma0",)),
+        (head == "c51", ("agent.atoms", "agent.v_min", "agent.v_max")),
+        (head == "qr", ("agent.quantiles",)),
         (
             bool(agent.get("prioritized_replay")),
             ("agent.per_alpha", "agent.per_beta", "agent.per_eps", "agent.per_weights"),
