@@ -320,9 +320,11 @@ def _list() -> int:
         print(f"  {name:<16} family {spec.family:<8} {spec.summary}")
     for kind in ("agents", "envs"):
         print(f"{kind}:")
-        for name in preset_files(kind):
+        names = preset_files(kind)
+        width = max([16, *(len(name) for name in names)])
+        for name in names:
             _, data = load_preset(kind, name)
-            print(f"  {name:<16} {data.get('description', '')}")
+            print(f"  {name:<{width}} {data.get('description', '')}")
     return 0
 
 

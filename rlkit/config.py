@@ -492,7 +492,9 @@ def build_config(
     for key, value in (values or {}).items():
         sections.set(key, value, f"overrides[{key!r}]")
         set_keys[sections.resolve(key)] = f"overrides[{key!r}]"
-    sections.objects["agent"].resolve({name: origin for (section, name), origin in set_keys.items() if section == "agent"})
+    sections.objects["agent"].resolve(
+        {name: origin for (section, name), origin in set_keys.items() if section == "agent"}
+    )
 
     env_config = sections.objects["env"]
     if not env_config.id:

@@ -112,16 +112,16 @@ SWITCHES = {
     "normalized": {"normalize_observations": True},
 }
 EVERYTHING = ["noisy", "double_q", "dueling", "n_steps", "prioritized", "normalized"]
-PAIRS = [
-    (a, b) for i, a in enumerate(SWITCHES) for b in list(SWITCHES)[i + 1 :] if {a, b} != {"c51", "qr"}
-]
+PAIRS = [(a, b) for i, a in enumerate(SWITCHES) for b in list(SWITCHES)[i + 1 :] if {a, b} != {"c51", "qr"}]
 
 
 def _switched(names) -> dict:
     return {key: value for name in names for key, value in SWITCHES[name].items()}
 
 
-@pytest.mark.parametrize("names", [("c51",), ("qr",), ("noisy",), ("c51", *EVERYTHING), ("qr", *EVERYTHING)], ids="+".join)
+@pytest.mark.parametrize(
+    "names", [("c51",), ("qr",), ("noisy",), ("c51", *EVERYTHING), ("qr", *EVERYTHING)], ids="+".join
+)
 def test_dqn_heads_alone_and_everything_on_resume_exactly(names, tmp_path):
     _contract("dqn", tmp_path, _switched(names))
 

@@ -114,7 +114,15 @@ def test_head_losses_match_finite_differences_in_float64(head):
 def test_distributional_td_loss_gradients_match_finite_differences(head, dueling, noisy):
     torch.manual_seed(0)
     config = DQNConfig(
-        net_arch=[4], head=head, atoms=5, v_min=-3.0, v_max=3.0, quantiles=4, dueling=dueling, noisy=noisy, double_q=True
+        net_arch=[4],
+        head=head,
+        atoms=5,
+        v_min=-3.0,
+        v_max=3.0,
+        quantiles=4,
+        dueling=dueling,
+        noisy=noisy,
+        double_q=True,
     )
     agent = DQNAgent(config, VECTOR_INFO, total_steps=10, seed=0)
     agent.q_network.double()
@@ -199,7 +207,9 @@ def test_a_noisy_layer_is_factorised_gaussian_noise_around_its_means():
 
 def test_the_layer_factory_makes_every_fully_connected_layer_noisy_and_no_convolution():
     network = build_q_network("grid", [4, 10, 10], 6, [], dueling=True, layers=Layers(noisy=True))
-    kinds = [type(m).__name__ for m in network.modules() if isinstance(m, (torch.nn.Linear, NoisyLinear, torch.nn.Conv2d))]
+    kinds = [
+        type(m).__name__ for m in network.modules() if isinstance(m, (torch.nn.Linear, NoisyLinear, torch.nn.Conv2d))
+    ]
     assert kinds == ["Conv2d", "NoisyLinear", "NoisyLinear", "NoisyLinear", "NoisyLinear"]
     for head in network.heads():  # the output layers' bias means start at zero
         assert torch.count_nonzero(head.bias_mu) == 0
@@ -272,7 +282,9 @@ def test_a_noisy_run_says_epsilon_is_off_and_its_policy_is_deterministic(tmp_pat
     policy = rlkit.load(result.run_dir)
     observation = np.array([0.01, -0.02, 0.03, 0.0], dtype=np.float32)
     assert np.array_equal(policy.q_values(observation), policy.q_values(observation))
-    assert rlkit.evaluate(policy, episodes=2, seed=5)["returns"] == rlkit.evaluate(policy, episodes=2, seed=5)["returns"]
+    assert (
+        rlkit.evaluate(policy, episodes=2, seed=5)["returns"] == rlkit.evaluate(policy, episodes=2, seed=5)["returns"]
+    )
 
 
 # ----------------------------------------------------------------------------- grids and frames

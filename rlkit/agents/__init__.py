@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from rlkit.config import RunConfig
 
 ENTRY_POINT_GROUP = "rlkit.agents"
-HELPERS = frozenset({"base", "exploration", "heads", "images", "networks", "normalization"})  # modules that register no agent
+HELPERS = frozenset(
+    {"base", "exploration", "heads", "images", "networks", "normalization"}
+)  # modules that register no agent
 _discovered = False
 
 

@@ -222,7 +222,9 @@ class BaseAgent:
         for name, torch_generator in self.torch_generators.items():
             key = f"generator.{name}"
             if key not in tensors:
-                raise RlkitError(f"the checkpoint has no {key} state, which this agent draws from; it was written by another config")
+                raise RlkitError(
+                    f"the checkpoint has no {key} state, which this agent draws from; it was written by another config"
+                )
             torch_generator.set_state(torch.from_numpy(np.array(tensors[key], dtype=np.uint8)))
 
     def epsilon_greedy(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
@@ -251,9 +253,7 @@ class BaseAgent:
 
     def schedule_values(self, step: int) -> dict[str, float]:
         """The exploration schedule and the learning rate under their metric names."""
-        return self.exploration.metrics(step) | {
-            "train/learning_rate": self.learning_rate(step)
-        }
+        return self.exploration.metrics(step) | {"train/learning_rate": self.learning_rate(step)}
 
 
 @dataclass(frozen=True)

@@ -135,10 +135,11 @@ class DQNConfig(AgentConfig):
         "noisy nets (Fortunato et al. 2018): factorised Gaussian noise on every fully connected layer "
         "explores instead of ε-greedy (ε is 0; random actions still fill the first learning_starts steps)",
     )
-    noisy_sigma0: float = option(0.5, "noisy nets: σ0 of the noise (σ starts at σ0/√fan_in)", min=0.0, exclusive_min=True)
+    noisy_sigma0: float = option(
+        0.5, "noisy nets: σ0 of the noise (σ starts at σ0/√fan_in)", min=0.0, exclusive_min=True
+    )
     compile: bool = option(False, "compile the TD loss with torch.compile (eager if compilation is unavailable)")
     replay_on_device: bool = option(True, "keep the replay buffer on the learner's device (the GPU when there is one)")
-
 
     def resolve(self, set_keys: dict[str, str]) -> None:
         """The support must be an interval; with noisy nets ε-greedy is off (ε 0), so an ε key
@@ -333,7 +334,7 @@ class DQNAgent(BaseAgent):
                     f"agent.dueling = true splits the encoder's last hidden layer into its two streams, which "
                     f"{type(self).__name__}'s make_encoder would not shape; valid: dueling = false for this agent"
                 )
-            network: nn.Module = networks.build_q_network(
+            return networks.build_q_network(
                 info["kind"],
                 info["observation_shape"],
                 self.num_actions,
@@ -345,7 +346,6 @@ class DQNAgent(BaseAgent):
                 readout=head,
                 layers=self.layers(),
             )
-            return network
         encoder, features = self.make_encoder()
         network = networks.QNetwork(encoder, self.layers().linear(features, self.num_actions * head.outputs), head)
         networks.initialize(network, c.init)
