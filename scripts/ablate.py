@@ -1,8 +1,9 @@
-"""Ablation of the DQN family: plain DQN, each improvement alone, and all of them together.
+"""Ablation of the DQN family, two ways: plain DQN, each improvement alone and all of them
+together (added to `dqn`, the default); or Rainbow with each of four parts removed in turn
+(removed from a Rainbow preset, as Hessel et al. 2018 and Obando-Ceron & Castro 2021 ablate).
 
-Trains the `dqn` preset on each env (with the env preset's [tuned.dqn] values, the family's
-switches set by the variant) once per variant
-and seed, then writes into --out:
+Trains --agent on each env (with the env preset's [tuned.dqn] values, the family's switches
+set by the variant) once per variant and seed, then writes into --out:
   ablation.png   the greedy evaluation return against env steps, mean over seeds with a 95%
                  bootstrap band, one panel per env;
   ablation.md    a table per env: final return (mean and IQM over seeds, 95% bootstrap
@@ -13,6 +14,9 @@ Each run is an ordinary run folder (out/<env>/<variant>/seed-<n>), so `rlkit plo
 `rlkit board` read them too.
 
     python scripts/ablate.py --out ablation --seeds 1-5 --steps 50000 --workers 2
+    python scripts/ablate.py --out rainbow-ablation --agent rainbow-minatar-fast \
+        --envs minatar-breakout minatar-seaquest --variants rainbow no-distributional no-noisy \
+        no-n-step no-prioritized --seeds 1-3 --steps 500000 --eval-interval 50000 --final-episodes 100
 """
 
 from __future__ import annotations
@@ -43,24 +47,42 @@ SWITCHES = {
 }
 # every switch off first, so that an env preset's [tuned.dqn] table (CartPole turns them on) does not leak in
 PLAIN = ["double_q=false", "dueling=false", "n_steps=1", "prioritized_replay=false"]
-VARIANTS = {
+ADDED = {
     "plain": PLAIN,
     **{name: [*PLAIN, *switch] for name, switch in SWITCHES.items()},
     # prioritized replay whose importance weights are divided by the buffer's largest, not the batch's
     "prioritized-buffer": [*PLAIN, "prioritized_replay=true", "per_weights=buffer"],
     "all": [*PLAIN, *(s for switch in SWITCHES.values() for s in switch)],
 }
+# Rainbow's parts taken out one at a time (the preset's own ε schedule explores without noisy nets)
+REMOVED = {
+    "rainbow": [],
+    "no-distributional": ["head=q"],
+    "no-noisy": ["noisy=false"],
+    "no-n-step": ["n_steps=1"],
+    "no-prioritized": ["prioritized_replay=false"],
+}
+VARIANTS = {**ADDED, **REMOVED}
 
 
-def _train(env: str, variant: str, seed: int, steps: int, eval_interval: int, folder: Path) -> float:
-    overrides = [f"eval_interval={eval_interval}", "eval_episodes=10", "final_eval_episodes=20", *VARIANTS[variant]]
-    config = build_config("dqn", env, steps, seed, overrides)
+def _train(
+    agent: str, env: str, variant: str, seed: int, steps: int, eval_interval: int, final_episodes: int, folder: Path
+) -> float:
+    overrides = [
+        f"eval_interval={eval_interval}",
+        "eval_episodes=10",
+        f"final_eval_episodes={final_episodes}",
+        *VARIANTS[variant],
+    ]
+    config = build_config(agent, env, steps, seed, overrides)
     start = time.perf_counter()
     Run(config, progress=False).train(folder)
     return time.perf_counter() - start
 
 
-def _steps_to_threshold(run: Path, threshold: float) -> int | None:
+def _steps_to_threshold(run: Path, threshold: float | None) -> int | None:
+    if threshold is None:  # an env without a reward_threshold (MinAtar's): no goal to count
+        return None
     steps, values = read_curve(run, "eval/return_mean")
     reached = np.flatnonzero(values >= threshold)
     return int(steps[reached[0]]) if len(reached) else None
@@ -95,8 +117,9 @@ def summarize(out: Path, envs: list[str], variants: list[str]) -> dict:
 def markdown(summary: dict, steps: int) -> str:
     lines = []
     for table in summary.values():
+        threshold = f"threshold {table['threshold']:g}" if table["threshold"] is not None else "no threshold"
         lines += [
-            f"**{table['env_id']}** ({steps:,} steps; threshold {table['threshold']:g})",
+            f"**{table['env_id']}** ({steps:,} steps; {threshold})",
             "",
             "| variant | final return, mean [95% CI] | IQM [95% CI] | seeds reaching the threshold | median steps to it |",
             "|---|---|---|---|---|",
@@ -138,10 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="a new folder for the runs, figure and tables")
     parser.add_argument("--envs", nargs="+", default=["cartpole", "acrobot"], help="env presets or gymnasium ids")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--agent", default="dqn", help="the agent preset the variants change (default: dqn)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(ADDED),
+        choices=list(VARIANTS),
+        help=f"switches added to plain DQN ({', '.join(ADDED)}) or Rainbow's parts removed ({', '.join(REMOVED)})",
+    )
     parser.add_argument("--seeds", default="1-5", help="e.g. 1-5 or 6,7,8")
     parser.add_argument("--steps", type=int, default=50_000, help="env steps per run")
     parser.add_argument("--eval-interval", type=int, default=5_000, help="greedy evaluation every this many steps")
+    parser.add_argument("--final-episodes", type=int, default=20, help="episodes of each run's final evaluation")
     parser.add_argument("--workers", type=int, default=2, help="runs trained in parallel (one torch thread each)")
     parser.add_argument("--summarize-only", action="store_true", help="only redraw and retabulate existing runs")
     parser.add_argument(
@@ -152,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
-        if args.steps < 1 or args.eval_interval < 1 or args.workers < 1:
-            raise RlkitError("--steps, --eval-interval and --workers must be 1 or more")
+        if min(args.steps, args.eval_interval, args.workers, args.final_episodes) < 1:
+            raise RlkitError("--steps, --eval-interval, --final-episodes and --workers must be 1 or more")
         if not args.summarize_only:
             if args.out.exists() and not args.out.is_dir():
                 raise RlkitError(f"--out {args.out}: is a file; give a folder for the runs, figure and tables")
@@ -162,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"--out {args.out}: exists; give a new folder, add --summarize-only to retabulate its runs, "
                     "or --force to train them again"
                 )
-            for env in args.envs:
-                build_config("dqn", env, args.steps, seeds[0], VARIANTS["all"])  # bad env: fail before any run
+            for env in args.envs:  # a bad env, agent or variant for them: fail before any run
+                for variant in args.variants:
+                    build_config(args.agent, env, args.steps, seeds[0], VARIANTS[variant])
             jobs = []
             for env in args.envs:
                 for variant in args.variants:
@@ -172,7 +204,18 @@ def main(argv: list[str] | None = None) -> int:
                     for seed in seeds:
                         folder = args.out / env / variant / f"seed-{seed}"
                         folder.mkdir(parents=True)
-                        jobs.append((env, variant, seed, args.steps, args.eval_interval, folder))
+                        jobs.append(
+                            (
+                                args.agent,
+                                env,
+                                variant,
+                                seed,
+                                args.steps,
+                                args.eval_interval,
+                                args.final_episodes,
+                                folder,
+                            )
+                        )
             start = time.perf_counter()
             if args.workers == 1:
                 seconds = [_train(*job) for job in jobs]

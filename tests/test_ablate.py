@@ -31,3 +31,19 @@ def test_ablation_tables_come_from_the_runs(ablate, tmp_path, capsys):
     capsys.readouterr()
     assert ablate.main(["--out", str(out)]) == 2  # never overwrites a finished ablation
     assert "exists" in capsys.readouterr().err
+
+
+def test_rainbow_ablation_variants_each_remove_one_part(ablate):
+    from rlkit.config import build_config
+
+    full = build_config("rainbow-minatar", "minatar-breakout", overrides=ablate.REMOVED["rainbow"]).agent
+    assert full.head == "c51" and full.noisy and full.n_steps == 3 and full.prioritized_replay
+    removed = {
+        name: build_config("rainbow-minatar", "minatar-breakout", overrides=ablate.REMOVED[name]).agent
+        for name in ("no-distributional", "no-noisy", "no-n-step", "no-prioritized")
+    }
+    assert removed["no-distributional"].head == "q" and removed["no-distributional"].noisy
+    assert not removed["no-noisy"].noisy and removed["no-noisy"].head == "c51"
+    assert removed["no-noisy"].exploration_final_eps == 0.01  # the preset's ε schedule explores instead
+    assert removed["no-n-step"].n_steps == 1 and removed["no-n-step"].prioritized_replay
+    assert not removed["no-prioritized"].prioritized_replay and removed["no-prioritized"].n_steps == 3
