@@ -22,8 +22,20 @@ from rlkit.cli import main
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@contextlib.contextmanager
+def _sigint_not_ignored() -> Iterator[None]:
+    """While a child starts, SIGINT caught here rather than ignored: exec keeps an ignored signal
+    ignored but resets a caught one to its default action, so the child starts with it. This runs
+    no Python code in the forked child (a preexec_fn would, and a library's fork handlers loaded
+    in this process, grpc's, may then abort the child or write to its stderr)."""
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -33,7 +45,8 @@ def child(args: Sequence[str], **popen) -> Iterator[subprocess.Popen]:
     and a Ctrl-C test would then wait in vain) and as a process group of its own; on leaving,
     whatever of that group still runs is killed (a failed assertion or a timeout leaves no
     training behind). A terminal's Ctrl-C is `os.killpg(process.pid, signal.SIGINT)`."""
-    process = subprocess.Popen(list(args), preexec_fn=_default_sigint, start_new_session=True, **popen)
+    with _sigint_not_ignored():
+        process = subprocess.Popen(list(args), start_new_session=True, **popen)
     try:
         yield process
     finally:
