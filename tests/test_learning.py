@@ -56,6 +56,12 @@ def test_cartpole_dqn_with_every_family_switch(tmp_path):
     assert result["step"] == 50_000 and result["return_mean"] >= 475
 
 
+def test_cartpole_rainbow(tmp_path):
+    """All six of Rainbow's parts (C51, noisy nets, Double Q, dueling, 3-step, prioritized)."""
+    result = _final_eval(tmp_path, "rainbow", "cartpole", "final_eval_episodes=20")
+    assert result["step"] == 100_000 and result["return_mean"] >= 475
+
+
 def test_dqn_fast_solves_cartpole_within_50k_steps(tmp_path):
     """The dqn-fast preset's promise: a greedy evaluation of 20 episodes at 475 or more, every
     2,500 steps, before 50k steps (the run stops there)."""
