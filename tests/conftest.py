@@ -133,3 +133,42 @@ def ray_namespace():
             pytest.fail(f"under CI every Ray test must run: {reason}")
         pytest.skip(reason)
     return in_network_namespace
+
+
+def td_loss_gradcheck(agent, fast_mode: bool = False) -> bool:
+    """torch.autograd.gradcheck of `agent.td_loss` with respect to the online network's
+    parameters, in float64 (the agent's networks and head are made float64 first), on a batch of
+    5 transitions with 4-number observations and 3 actions: one terminated, rewards large
+    enough that some |δ| > 1 takes the Huber loss's linear branch."""
+    import torch
+    from torch.func import functional_call
+
+    from rlkit.replay.buffer import Batch
+
+    agent.q_network.double()
+    agent.target_network.double()
+    agent.head.double()
+    generator = torch.Generator().manual_seed(1)
+    batch = Batch(
+        torch.randn(5, 4, dtype=torch.float64, generator=generator),
+        torch.tensor([0, 1, 2, 1, 0]),
+        torch.randn(5, dtype=torch.float64, generator=generator) * 3,
+        torch.randn(5, 4, dtype=torch.float64, generator=generator),
+        torch.tensor([False, True, False, False, False]),
+        torch.zeros(5, dtype=torch.bool),
+        torch.full((5,), 0.9, dtype=torch.float64),
+        torch.rand(5, dtype=torch.float64, generator=generator),
+        torch.arange(5),
+    )
+    online = agent.q_network
+    names = [name for name, _ in online.named_parameters()]
+    parameters = tuple(p.detach().clone().requires_grad_(True) for p in online.parameters())
+
+    def loss(*values):
+        agent.q_network = lambda x: functional_call(online, dict(zip(names, values)), (x,))
+        try:
+            return agent.td_loss(batch).loss
+        finally:
+            agent.q_network = online
+
+    return torch.autograd.gradcheck(loss, parameters, eps=1e-6, atol=1e-5, fast_mode=fast_mode)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch.func import functional_call
+from conftest import td_loss_gradcheck
 
 from rlkit.agents.dqn import DQNAgent, DQNConfig, make_optimizer
 from rlkit.agents.exploration import boltzmann, boltzmann_probabilities
@@ -13,7 +13,7 @@ from rlkit.agents.networks import DuelingQNetwork, QNetwork, build_q_network
 from rlkit.agents.normalization import RunningNormalizer
 from rlkit.agents.qlearning import QLearningAgent, QLearningConfig
 from rlkit.config import build_config
-from rlkit.replay.buffer import Batch, ReplayBuffer, n_step_windows
+from rlkit.replay.buffer import ReplayBuffer, n_step_windows
 from rlkit.replay.sampling import PrioritizedSampler, SumTree
 from rlkit.replay.transition import Transition
 
@@ -213,32 +213,7 @@ def test_td_loss_gradients_match_finite_differences_in_float64(dueling):
     info = {**VECTOR_INFO, "observation_shape": [4], "num_actions": 3}
     config = DQNConfig(net_arch=[6], dueling=dueling, double_q=True)
     agent = DQNAgent(config, info, total_steps=10, seed=0)
-    agent.q_network.double()
-    agent.target_network.double()
-    generator = torch.Generator().manual_seed(1)
-    batch = Batch(
-        torch.randn(5, 4, dtype=torch.float64, generator=generator),
-        torch.tensor([0, 1, 2, 1, 0]),
-        torch.randn(5, dtype=torch.float64, generator=generator) * 3,  # some |δ| > 1: both Huber branches
-        torch.randn(5, 4, dtype=torch.float64, generator=generator),
-        torch.tensor([False, True, False, False, False]),
-        torch.zeros(5, dtype=torch.bool),
-        torch.full((5,), 0.9, dtype=torch.float64),
-        torch.rand(5, dtype=torch.float64, generator=generator),
-        torch.arange(5),
-    )
-    names = [name for name, _ in agent.q_network.named_parameters()]
-    parameters = tuple(p.detach().clone().requires_grad_(True) for p in agent.q_network.parameters())
-
-    def loss(*values):
-        original = agent.q_network
-        agent.q_network = lambda x: functional_call(original, dict(zip(names, values)), (x,))
-        try:
-            return agent.td_loss(batch)[0]
-        finally:
-            agent.q_network = original
-
-    assert torch.autograd.gradcheck(loss, parameters, eps=1e-6, atol=1e-5)
+    assert td_loss_gradcheck(agent)
 
 
 # ----------------------------------------------------------------------------- exploration

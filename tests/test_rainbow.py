@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.func import functional_call
+from conftest import td_loss_gradcheck
 from torch.nn import functional as F
 
 import rlkit
@@ -125,35 +125,9 @@ def test_distributional_td_loss_gradients_match_finite_differences(head, dueling
         double_q=True,
     )
     agent = DQNAgent(config, VECTOR_INFO, total_steps=10, seed=0)
-    agent.q_network.double()
-    agent.target_network.double()
-    agent.head.double()
     for layer in agent.online_noise.layers + agent.target_noise.layers:
         layer.resample(agent.noise)
-    generator = torch.Generator().manual_seed(1)
-    batch = Batch(
-        torch.randn(5, 4, dtype=torch.float64, generator=generator),
-        torch.tensor([0, 1, 2, 1, 0]),
-        torch.randn(5, dtype=torch.float64, generator=generator) * 3,
-        torch.randn(5, 4, dtype=torch.float64, generator=generator),
-        torch.tensor([False, True, False, False, False]),
-        torch.zeros(5, dtype=torch.bool),
-        torch.full((5,), 0.9, dtype=torch.float64),
-        torch.rand(5, dtype=torch.float64, generator=generator),
-        torch.arange(5),
-    )
-    names = [name for name, _ in agent.q_network.named_parameters()]
-    parameters = tuple(p.detach().clone().requires_grad_(True) for p in agent.q_network.parameters())
-    online = agent.q_network
-
-    def loss(*values):
-        agent.q_network = lambda x: functional_call(online, dict(zip(names, values)), (x,))
-        try:
-            return agent.td_loss(batch).loss
-        finally:
-            agent.q_network = online
-
-    assert torch.autograd.gradcheck(loss, parameters, eps=1e-6, atol=1e-5, fast_mode=True)
+    assert td_loss_gradcheck(agent, fast_mode=True)
 
 
 # ----------------------------------------------------------------------------- heads in networks

@@ -33,7 +33,6 @@ from rlkit.streams import Stream, sequence, torch_seed
 # `rlkit list`, config checks) does not pay for torch's import
 torch = lazy_import("torch", globals())
 nn = lazy_import("torch.nn", globals())
-F = lazy_import("torch.nn.functional", globals())
 networks = lazy_import("rlkit.agents.networks", globals())
 heads = lazy_import("rlkit.agents.heads", globals())
 normalization = lazy_import("rlkit.agents.normalization", globals())

@@ -82,8 +82,11 @@ class Head(nn.Module):
         raise NotImplementedError
 
 
-def _rows(batch: Batch) -> torch.Tensor:
-    return torch.arange(len(batch.actions), device=batch.actions.device)
+def _taken(output: torch.Tensor, next_output: torch.Tensor, next_action: torch.Tensor, batch: Batch):
+    """A distributional head's numbers for the action taken at s, and the target network's for
+    the next action at s': (N, outputs) each."""
+    rows = torch.arange(len(batch.actions), device=batch.actions.device)
+    return output[rows, batch.actions], next_output[rows, next_action]
 
 
 class QHead(Head):
@@ -100,7 +103,7 @@ class QHead(Head):
         self, output: torch.Tensor, next_output: torch.Tensor, next_action: torch.Tensor, batch: Batch
     ) -> LossResult:
         next_values = next_output.gather(1, next_action.unsqueeze(1)).squeeze(1)
-        targets = batch.rewards + batch.discounts * (1.0 - batch.terminated.float()) * next_values
+        targets = batch.rewards + continuation(batch) * next_values
         q_values = output.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         losses = F.smooth_l1_loss(q_values, targets, reduction="none")
         return LossResult((batch.weights * losses).mean(), q_values, (targets - q_values).detach())
@@ -149,10 +152,9 @@ class CategoricalHead(Head):
     def loss(
         self, output: torch.Tensor, next_output: torch.Tensor, next_action: torch.Tensor, batch: Batch
     ) -> LossResult:
-        rows = _rows(batch)
-        logits = output[rows, batch.actions]  # (N, atoms)
+        logits, next_logits = _taken(output, next_output, next_action, batch)  # (N, atoms) each
         with torch.no_grad():
-            next_probabilities = next_output[rows, next_action].softmax(dim=-1)
+            next_probabilities = next_logits.softmax(dim=-1)
             targets = categorical_projection(next_probabilities, batch.rewards, continuation(batch), self.support)
         losses = -(targets * logits.log_softmax(dim=-1)).sum(dim=-1)
         q_values = (logits.detach().softmax(dim=-1) * self.support).sum(dim=-1)
@@ -188,9 +190,8 @@ class QuantileHead(Head):
     def loss(
         self, output: torch.Tensor, next_output: torch.Tensor, next_action: torch.Tensor, batch: Batch
     ) -> LossResult:
-        rows = _rows(batch)
-        quantiles = output[rows, batch.actions]  # (N, n)
+        quantiles, next_quantiles = _taken(output, next_output, next_action, batch)  # (N, n) each
         with torch.no_grad():
-            targets = batch.rewards[:, None] + continuation(batch)[:, None] * next_output[rows, next_action]
+            targets = batch.rewards[:, None] + continuation(batch)[:, None] * next_quantiles
         losses = quantile_huber_loss(quantiles, targets)
         return LossResult((batch.weights * losses).mean(), quantiles.detach().mean(dim=1), losses.detach())
