@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from rlkit.agents.heads import CategoricalHead
 from rlkit.agents.networks import DuelingQNetwork, build_q_network
 
 FRAMES = [4, 84, 84]
@@ -67,6 +68,32 @@ def test_without_hidden_layers_each_stream_is_one_linear_layer_on_the_input():
     network = build_q_network("vector", [3], 5, [], dueling=True)
     assert _linear_shapes(network.encoder) == []
     assert _linear_shapes(network.value) == [(3, 1)] and _linear_shapes(network.advantage) == [(3, 5)]
+
+
+def test_linear_streams_share_every_hidden_layer():
+    """dueling_hidden = false: the trunk keeps every hidden layer and each stream is one linear
+    layer on it (Revisiting Rainbow's dueling head)."""
+    network = build_q_network("vector", [3], 5, [64, 64], dueling=True, dueling_hidden=False)
+    assert _linear_shapes(network.encoder) == [(3, 64), (64, 64)]
+    assert _linear_shapes(network.value) == [(64, 1)] and _linear_shapes(network.advantage) == [(64, 5)]
+    assert network.heads() == [network.value[-1], network.advantage[-1]]
+
+
+def test_linear_streams_on_minatar_read_the_128_unit_layer_with_a_c51_head():
+    network = build_q_network(
+        "grid", [4, 10, 10], 6, [], dueling=True, dueling_hidden=False, readout=CategoricalHead(51, -10.0, 10.0)
+    )
+    assert _convolutions(network.encoder) == 1 and _linear_shapes(network.encoder) == [(1024, 128)]
+    assert _linear_shapes(network.value) == [(128, 51)] and _linear_shapes(network.advantage) == [(128, 6 * 51)]
+    planes = torch.randint(0, 2, (3, 4, 10, 10), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    assert network(planes).shape == (3, 6, 51)
+
+
+def test_without_hidden_layers_both_kinds_of_stream_are_the_same():
+    hidden = build_q_network("vector", [3], 5, [], dueling=True)
+    linear = build_q_network("vector", [3], 5, [], dueling=True, dueling_hidden=False)
+    assert _linear_shapes(hidden.value) == _linear_shapes(linear.value) == [(3, 1)]
+    assert _linear_shapes(hidden.advantage) == _linear_shapes(linear.advantage) == [(3, 5)]
 
 
 def test_parameter_names_are_flat_and_stable():

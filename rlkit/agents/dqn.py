@@ -93,6 +93,12 @@ class DQNConfig(AgentConfig):
     )
     double_q: bool = option(False, "Double DQN targets (van Hasselt et al. 2016)")
     dueling: bool = option(False, "dueling head: Q = V + A − mean(A) (Wang et al. 2016)")
+    dueling_hidden: bool = option(
+        True,
+        "dueling: each stream has its own copy of the last hidden layer (Wang et al. 2016); false: the "
+        "streams are single linear layers on the shared last hidden layer (Revisiting Rainbow's dueling "
+        "head; fewer weights, a cheaper update)",
+    )
     n_steps: int = option(1, "n-step returns: bootstrap after n rewards (cut at episode ends)", min=1, max=100)
     prioritized_replay: bool = option(False, "proportional prioritized replay (Schaul et al. 2016)")
     per_alpha: float = option(0.6, "priority exponent: P(i) ∝ (|δ_i| + per_eps)^α; 0 is uniform", min=0.0)
@@ -341,6 +347,7 @@ class DQNAgent(BaseAgent):
                 c.encoder,
                 info.get("num_states"),
                 dueling=True,
+                dueling_hidden=c.dueling_hidden,
                 init=c.init,
                 readout=head,
                 layers=self.layers(),

@@ -411,6 +411,7 @@ def build_q_network(
     encoder: str = "auto",
     num_states: int | None = None,
     dueling: bool = False,
+    dueling_hidden: bool = True,
     init: str = "default",
     readout: Head | None = None,
     layers: Layers = PLAIN,
@@ -419,13 +420,16 @@ def build_q_network(
     MLP for vectors, one-hot + MLP for discrete states. `encoder` overrides the choice ('mlp',
     'nature_cnn' or 'minatar_cnn'). `readout` is the head its outputs are shaped for (one Q
     value per action if None); `layers` the factory of its fully connected layers. Dueling
-    splits the last hidden layer into the two streams (see DuelingQNetwork)."""
+    splits the last hidden layer into the two streams (see DuelingQNetwork); with
+    `dueling_hidden` false the trunk keeps every hidden layer and each stream is one linear
+    layer on it, as Revisiting Rainbow's dueling head (Obando-Ceron & Castro 2021) is built."""
     readout = readout if readout is not None else QHead()
     encoder, hidden_sizes = encoder_hidden_sizes(encoder, kind, net_arch)
     if dueling:
-        trunk, size = torso(kind, encoder, observation_shape, hidden_sizes[:-1], num_states, layers)
+        split = len(hidden_sizes) - 1 if dueling_hidden else len(hidden_sizes)
+        trunk, size = torso(kind, encoder, observation_shape, hidden_sizes[:split], num_states, layers)
         network: QNetwork | DuelingQNetwork = DuelingQNetwork(
-            trunk, size, hidden_sizes[-1:], num_actions, readout=readout, layers=layers
+            trunk, size, hidden_sizes[split:], num_actions, readout=readout, layers=layers
         )
     else:
         body, size = torso(kind, encoder, observation_shape, hidden_sizes, num_states, layers)

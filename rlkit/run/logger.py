@@ -82,6 +82,7 @@ def _applies(config: dict[str, Any]) -> dict[str, bool]:
         (exploration == "softmax", ("agent.exploration_initial_temperature", "agent.exploration_final_temperature")),
         (not noisy, ("agent.exploration", "agent.exploration_fraction", "agent.exploration_start")),
         (noisy, ("agent.noisy_sigma0",)),
+        (bool(agent.get("dueling")), ("agent.dueling_hidden",)),
         (head == "c51", ("agent.atoms", "agent.v_min", "agent.v_max")),
         (head == "qr", ("agent.quantiles",)),
         (
