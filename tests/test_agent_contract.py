@@ -107,12 +107,15 @@ SWITCHES = {
     "noisy": {"noisy": True},
     "double_q": {"double_q": True},
     "dueling": {"dueling": True},
+    "dueling_linear": {"dueling": True, "dueling_hidden": False},
     "n_steps": {"n_steps": 3},
     "prioritized": {"prioritized_replay": True},
     "normalized": {"normalize_observations": True},
 }
 EVERYTHING = ["noisy", "double_q", "dueling", "n_steps", "prioritized", "normalized"]
-PAIRS = [(a, b) for i, a in enumerate(SWITCHES) for b in list(SWITCHES)[i + 1 :] if {a, b} != {"c51", "qr"}]
+SAME_SWITCH = [{"c51", "qr"}, {"dueling", "dueling_linear"}]  # two settings of one switch
+PAIRS = [(a, b) for i, a in enumerate(SWITCHES) for b in list(SWITCHES)[i + 1 :] if {a, b} not in SAME_SWITCH]
+RAINBOW_MINATAR = ["noisy", "double_q", "dueling_linear", "n_steps", "prioritized"]  # its dueling streams
 
 
 def _switched(names) -> dict:
@@ -120,7 +123,9 @@ def _switched(names) -> dict:
 
 
 @pytest.mark.parametrize(
-    "names", [("c51",), ("qr",), ("noisy",), ("c51", *EVERYTHING), ("qr", *EVERYTHING)], ids="+".join
+    "names",
+    [("c51",), ("qr",), ("noisy",), ("c51", *EVERYTHING), ("qr", *EVERYTHING), ("c51", *RAINBOW_MINATAR)],
+    ids="+".join,
 )
 def test_dqn_heads_alone_and_everything_on_resume_exactly(names, tmp_path):
     _contract("dqn", tmp_path, _switched(names))
