@@ -300,6 +300,26 @@ def test_the_presets_turn_on_what_their_names_say():
     assert build_config("c51", "acrobot").agent.v_max == 0.0
 
 
+MINATAR_GAMES = ["asterix", "breakout", "freeway", "seaquest", "space-invaders"]
+
+
+@pytest.mark.parametrize("game", MINATAR_GAMES)
+def test_the_minatar_rainbow_presets_keep_one_set_of_values_on_every_game(game):
+    """All six parts on every game; each preset's own support wins over the games' [tuned.dqn]
+    one, and the fast preset samples dqn-minatar-fast's 8 transitions per env step."""
+    slow = build_config("rainbow-minatar", f"minatar-{game}").agent
+    fast = build_config("rainbow-minatar-fast", f"minatar-{game}").agent
+    base = build_config("dqn-minatar-fast", f"minatar-{game}").agent
+    for agent in (slow, fast):
+        assert agent.head == "c51" and agent.noisy and agent.double_q and agent.dueling and not agent.dueling_hidden
+        assert agent.n_steps == 3 and agent.prioritized_replay and agent.exploration_final_eps == 0.0
+    assert (slow.v_min, slow.v_max) == (-100.0, 100.0)
+    assert (fast.v_min, fast.v_max, fast.per_alpha, fast.per_beta) == (-10.0, 10.0, 0.5, 0.5)
+    for key in ("learning_rate", "adam_eps", "batch_size", "train_freq", "learning_starts", "max_grad_norm"):
+        assert getattr(fast, key) == getattr(base, key), key
+    assert fast.batch_size / fast.train_freq == 8
+
+
 def test_a_user_preset_extending_c51_gets_the_envs_support(tmp_path):
     preset = tmp_path / "mine.toml"
     preset.write_text('extends = "c51"\n[agent]\natoms = 21\n')

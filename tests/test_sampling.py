@@ -5,7 +5,7 @@ import pytest
 
 from rlkit.agents.dqn import DQNAgent, DQNConfig
 from rlkit.replay.buffer import Prioritization, ReplayBuffer
-from rlkit.replay.sampling import MinTree, PrioritizedSampler
+from rlkit.replay.sampling import MinTree, PrioritizedSampler, SumTree
 
 
 def test_min_tree_tracks_the_smallest_leaf():
@@ -67,3 +67,23 @@ def test_the_agent_passes_the_choice_to_its_replay():
     info = {"kind": "vector", "observation_shape": [3], "observation_dtype": "float32", "num_actions": 2}
     agent = DQNAgent(DQNConfig(net_arch=[8], prioritized_replay=True, per_weights="buffer"), info, 100, seed=0)
     assert agent.replay.sampler.min_tree is not None
+
+
+def test_every_inner_node_is_the_combination_of_its_children_after_repeated_sets():
+    """Batches with repeated and unsorted leaves, on a capacity that is not a power of two: every
+    node equals the sum (or minimum) of its two children, and a repeated leaf keeps its last value."""
+    rng = np.random.default_rng(3)
+    sums, minima = SumTree(1000), MinTree(1000)
+    expected = np.zeros(1000)
+    for size in (1, 2, 7, 128, 300):
+        for _ in range(20):
+            indices = rng.integers(0, 1000, size)
+            values = rng.random(size)
+            sums.set(indices, values)
+            minima.set(indices, values)
+            expected[indices] = values  # numpy's assignment: the last of a repeated index wins
+    np.testing.assert_array_equal(sums.leaves(), expected)
+    inner = np.arange(1, sums.first_leaf)
+    np.testing.assert_array_equal(sums.nodes[inner], sums.nodes[2 * inner] + sums.nodes[2 * inner + 1])
+    np.testing.assert_array_equal(minima.nodes[inner], np.minimum(minima.nodes[2 * inner], minima.nodes[2 * inner + 1]))
+    assert np.isclose(sums.total(), expected.sum())
