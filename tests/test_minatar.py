@@ -447,3 +447,70 @@ def test_cli_trains_evaluates_and_records_a_video(cli, tmp_path):
     code, _, err = cli("eval", run, "--episodes", "1", "--video", tmp_path / "video")
     assert code == 0, err
     assert len(list((tmp_path / "video").glob("*.mp4"))) == 1
+
+
+# A stand-in for MinAtar's examples/dqn.py with the interface bench_minatar_reference.py uses (the
+# reference itself is GPL-3.0 and not shipped): it records what it was asked and writes the files
+# the reference writes, with a network that always plays action 0.
+STAND_IN = """
+import json, torch
+from torch import nn
+NUM_FRAMES = 5000000
+device = torch.device("cpu")
+class QNetwork(nn.Module):
+    def __init__(self, in_channels, num_actions):
+        super().__init__()
+        self.output = nn.Linear(in_channels * 100, num_actions)
+        with torch.no_grad():
+            self.output.weight.zero_()
+            self.output.bias.copy_(torch.arange(num_actions, 0, -1).float())
+    def forward(self, x):
+        return self.output(x.flatten(1))
+def get_state(s):
+    return torch.tensor(s, device=device).permute(2, 0, 1).unsqueeze(0).float()
+def dqn(env, replay_off, target_off, output_file_name, store_intermediate_result=False, load_path=None):
+    net = QNetwork(env.state_shape()[2], env.num_actions())
+    with open(output_file_name + "_asked.json", "w") as f:
+        json.dump({"frames": NUM_FRAMES, "load_path": load_path, "save": store_intermediate_result}, f)
+    torch.save({"returns": [1.0] * 50 + [3.0] * 100, "policy_net_state_dict": net.state_dict()},
+               output_file_name + "_data_and_weights")
+"""
+
+
+def test_the_reference_benchmark_runs_the_reference_and_plays_its_network_greedily(tmp_path, capsys):
+    from conftest import load_script
+
+    bench = load_script("bench_minatar_reference")
+    checkout = tmp_path / "MinAtar"
+    (checkout / "examples").mkdir(parents=True)
+    (checkout / "examples" / "dqn.py").write_text(STAND_IN)
+    out = tmp_path / "ref"
+    args = ["--minatar", str(checkout), "--game", "breakout", "--frames", "1234", "--episodes", "3", "--out", str(out)]
+    assert bench.main(args) == 0
+    asked = json.loads((out / "breakout_asked.json").read_text())
+    assert asked == {"frames": 1234, "load_path": None, "save": True}  # the budget, checkpoints on, a fresh run
+    result = json.loads((out / "result.json").read_text())
+    assert json.loads(capsys.readouterr().out) == result
+    assert result["train_return_last_100_episodes"] == 3.0 and result["greedy_episodes"] == 3
+    # the stand-in's greedy action is 0 (no-op) everywhere: the same games played so by hand
+    from minatar import Environment
+
+    env, returns = Environment("breakout"), []
+    env.seed(1)  # the evaluation's seed: --seed (0) + 1
+    for _ in range(3):
+        env.reset()
+        total, terminated = 0.0, False
+        while not terminated:
+            reward, terminated = env.act(0)
+            total += reward
+        returns.append(total)
+    assert result["greedy_return_mean"] == pytest.approx(np.mean(returns)) and not result["resumed"]
+    assert bench.main(args) == 2  # never overwrites a result
+    assert "exists" in capsys.readouterr().err
+    (out / "result.json").unlink()
+    (out / "breakout_checkpoint").write_bytes(b"")  # the reference's checkpoint: the next run resumes from it
+    assert bench.main(args) == 0
+    assert json.loads((out / "breakout_asked.json").read_text())["load_path"] == str(out / "breakout_checkpoint")
+    assert json.loads((out / "result.json").read_text())["resumed"]
+    with pytest.raises(SystemExit, match="examples/dqn.py not found"):
+        bench.main(["--minatar", str(tmp_path), "--game", "breakout", "--out", str(tmp_path / "other")])
