@@ -2,6 +2,9 @@
 episodes), their mean with a 95% t-interval over seeds, and the wall minutes of each run.
 
     python scripts/minatar_table.py runs/minatar-*/dqn-minatar-fast
+    python scripts/minatar_table.py docs/results/minatar/minatar-*/rainbow-minatar-fast
+
+docs/results/minatar keeps the eval.json and config.json of the README's MinAtar runs.
 """
 
 from __future__ import annotations
@@ -30,10 +33,9 @@ def row(folder: Path) -> str:
     half = t95(len(finals) - 1) * statistics.stdev(finals) / len(finals) ** 0.5 if len(finals) > 1 else float("nan")
     seeds = ", ".join(f"{final:.1f} ({result['seed']})" for final, result in zip(finals, results))
     steps = results[0]["step"]
-    return (
-        f"| {results[0]['env_id']} | {steps:,} | {seeds} | {mean:.1f} [{mean - half:.1f}, {mean + half:.1f}] | "
-        f"{min(minutes):.1f}–{max(minutes):.1f} |"
-    )
+    interval = f" [{mean - half:.1f}, {mean + half:.1f}]" if len(finals) > 1 else " (one seed: no interval)"
+    wall = f"{min(minutes):.1f}–{max(minutes):.1f}" if len(minutes) > 1 else f"{minutes[0]:.1f}"
+    return f"| {results[0]['env_id']} | {steps:,} | {seeds} | {mean:.1f}{interval} | {wall} |"
 
 
 def main() -> None:
