@@ -30,10 +30,12 @@ def row(folder: Path) -> str:
     finals = [result["return_mean"] for result in results]
     minutes = [result["evaluations"][-1]["time_s"] / 60 for result in results]
     mean = statistics.fmean(finals)
-    half = t95(len(finals) - 1) * statistics.stdev(finals) / len(finals) ** 0.5 if len(finals) > 1 else float("nan")
     seeds = ", ".join(f"{final:.1f} ({result['seed']})" for final, result in zip(finals, results))
     steps = results[0]["step"]
-    interval = f" [{mean - half:.1f}, {mean + half:.1f}]" if len(finals) > 1 else " (one seed: no interval)"
+    interval = " (one seed: no interval)"
+    if len(finals) > 1:
+        half = t95(len(finals) - 1) * statistics.stdev(finals) / len(finals) ** 0.5
+        interval = f" [{mean - half:.1f}, {mean + half:.1f}]"
     wall = f"{min(minutes):.1f}–{max(minutes):.1f}" if len(minutes) > 1 else f"{minutes[0]:.1f}"
     return f"| {results[0]['env_id']} | {steps:,} | {seeds} | {mean:.1f}{interval} | {wall} |"
 
