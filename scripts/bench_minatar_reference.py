@@ -17,12 +17,13 @@ folder has one, and evaluates. Prints one JSON line and writes it to OUT/result.
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
 import json
+import os
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     reference = load_reference(args.minatar)
     reference.NUM_FRAMES = args.frames
     reference.device = torch.device("cpu")
-    # the reference's checkpoint pickles its replay buffer, which torch's default loader refuses
-    reference.torch.load = functools.partial(torch.load, weights_only=False)
+    # the reference's checkpoint pickles its replay buffer, which torch.load refuses by default;
+    # torch's own switch lets the reference's unchanged torch.load call read it
+    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+    warnings.filterwarnings("ignore", message="Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
 
     from minatar import Environment
 
