@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,15 +112,21 @@ def taxi(folder: Path) -> dict:
 
 
 def cartpole(folder: Path) -> dict:
-    """DQN on CartPole: a tiny sweep with the preset's own default space, under ASHA."""
-    return {
-        "tune": rlkit(
-            "tune --agent dqn --env cartpole --samples 2 --concurrent 2 --steps 3000 --set learning_starts=500 "
-            "--set train.eval_interval=1000 --set train.eval_episodes=2 --set train.final_eval_episodes=3 "
-            "--top 1 --confirm-seeds 2 --scheduler asha --run-dir {}",
-            folder / "runs",
-        )
-    }
+    """DQN on CartPole: a tiny sweep with the preset's own default space, under ASHA. Ray's temp
+    folder holds the address file of a cluster that has gone (as a `ray start` whose `ray stop` never
+    ran leaves it): a sweep without --address must start its own instance, not try to join that one."""
+    with tempfile.TemporaryDirectory(prefix="rlk", dir="/tmp") as temp:  # short: Ray's socket paths live here
+        (Path(temp) / "ray").mkdir()
+        (Path(temp) / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
+        return {
+            "tune": rlkit(
+                "tune --agent dqn --env cartpole --samples 2 --concurrent 2 --steps 3000 --set learning_starts=500 "
+                "--set train.eval_interval=1000 --set train.eval_episodes=2 --set train.final_eval_episodes=3 "
+                "--top 1 --confirm-seeds 2 --scheduler asha --run-dir {}",
+                folder / "runs",
+                env={**os.environ, "RAY_TMPDIR": temp},
+            )
+        }
 
 
 def cluster(folder: Path) -> dict:

@@ -129,7 +129,9 @@ def ray_connection(address: str | None, num_cpus: int | None = None) -> Iterator
             raise RlkitError(f"--address {address}: {error} (is it a Ray head node's GCS port?)") from None
     else:
         os.environ.pop("RAY_ADDRESS", None)  # an empty or stale variable must not redirect the local instance
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+        # "local": a new instance even where Ray's temp folder names a cluster from an earlier `ray start`
+        # (without it, ray.init would try to join that one, gone or not)
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
     try:
         yield ray
     finally:
