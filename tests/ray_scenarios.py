@@ -115,18 +115,17 @@ def cartpole(folder: Path) -> dict:
     """DQN on CartPole: a tiny sweep with the preset's own default space, under ASHA. Ray's temp
     folder holds the address file of a cluster that has gone (as a `ray start` whose `ray stop` never
     ran leaves it): a sweep without --address must start its own instance, not try to join that one."""
-    with tempfile.TemporaryDirectory(prefix="rlk", dir="/tmp") as temp:  # short: Ray's socket paths live here
-        (Path(temp) / "ray").mkdir()
-        (Path(temp) / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
-        return {
-            "tune": rlkit(
-                "tune --agent dqn --env cartpole --samples 2 --concurrent 2 --steps 3000 --set learning_starts=500 "
-                "--set train.eval_interval=1000 --set train.eval_episodes=2 --set train.final_eval_episodes=3 "
-                "--top 1 --confirm-seeds 2 --scheduler asha --run-dir {}",
-                folder / "runs",
-                env={**os.environ, "RAY_TMPDIR": temp},
-            )
-        }
+    ray_temp = Path(os.environ["RAY_TMPDIR"]) / "ray"
+    ray_temp.mkdir(exist_ok=True)
+    (ray_temp / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
+    return {
+        "tune": rlkit(
+            "tune --agent dqn --env cartpole --samples 2 --concurrent 2 --steps 3000 --set learning_starts=500 "
+            "--set train.eval_interval=1000 --set train.eval_episodes=2 --set train.final_eval_episodes=3 "
+            "--top 1 --confirm-seeds 2 --scheduler asha --run-dir {}",
+            folder / "runs",
+        )
+    }
 
 
 def cluster(folder: Path) -> dict:
@@ -259,5 +258,10 @@ if __name__ == "__main__":
         "recurring_error": recurring_error,
         "gpus": gpus,
     }
-    outcome = scenarios[name](out)
+    # Ray's files (sessions, sockets, the address file `ray start` writes) in a folder of this
+    # scenario's own, short because Ray's socket paths live there: nothing is left in the machine's
+    # /tmp/ray for a later Ray to find
+    with tempfile.TemporaryDirectory(prefix="rlk", dir="/tmp", ignore_cleanup_errors=True) as temp:
+        os.environ["RAY_TMPDIR"] = temp
+        outcome = scenarios[name](out)
     (out / "result.json").write_text(json.dumps(outcome, indent=1))
