@@ -99,7 +99,7 @@ def test_a_registered_agent_trains_resumes_exactly_loads_and_evaluates(name, tmp
     _contract(name, tmp_path)
 
 
-# The DQN family's switches (Rainbow's six parts and observation normalisation), as values that
+# The DQN family's switches (Rainbow's six parts, observation normalisation and LayerNorm), as values that
 # turn each on; a head is one switch with two settings (c51, qr)
 SWITCHES = {
     "c51": {"head": "c51", "v_min": -5.0, "v_max": 5.0, "atoms": 11},
@@ -111,8 +111,9 @@ SWITCHES = {
     "n_steps": {"n_steps": 3},
     "prioritized": {"prioritized_replay": True},
     "normalized": {"normalize_observations": True},
+    "layer_norm": {"layer_norm": True},
 }
-EVERYTHING = ["noisy", "double_q", "dueling", "n_steps", "prioritized", "normalized"]
+EVERYTHING = ["noisy", "double_q", "dueling", "n_steps", "prioritized", "normalized", "layer_norm"]
 SAME_SWITCH = [{"c51", "qr"}, {"dueling", "dueling_linear"}]  # two settings of one switch
 PAIRS = [(a, b) for i, a in enumerate(SWITCHES) for b in list(SWITCHES)[i + 1 :] if {a, b} not in SAME_SWITCH]
 RAINBOW_MINATAR = ["noisy", "double_q", "dueling_linear", "n_steps", "prioritized"]  # its dueling streams

@@ -143,6 +143,12 @@ class DQNConfig(AgentConfig):
     noisy_sigma0: float = option(
         0.5, "noisy nets: σ0 of the noise (σ starts at σ0/√fan_in)", min=0.0, exclusive_min=True
     )
+    layer_norm: bool = option(
+        False,
+        "LayerNorm after every hidden fully connected layer, before its ReLU (the MLP's layers, the CNN's "
+        "fully connected layer, the dueling streams' hidden layers), as Ball et al. 2023 and Gallici et al. "
+        "2024 use it against the divergence of off-policy TD learning",
+    )
     compile: bool = option(False, "compile the TD loss with torch.compile (eager if compilation is unavailable)")
     replay_on_device: bool = option(True, "keep the replay buffer on the learner's device (the GPU when there is one)")
 
@@ -305,8 +311,10 @@ class DQNAgent(BaseAgent):
     # (rlkit.agents.heads.Head: its shape, its Q values, its loss) returned by make_head.
 
     def layers(self) -> networks.Layers:
-        """The factory of the fully connected layers: noisy ones under agent.noisy."""
-        return networks.Layers(noisy=self.config.noisy, sigma0=self.config.noisy_sigma0)
+        """The factory of the fully connected layers: noisy ones under agent.noisy, each hidden
+        one followed by LayerNorm under agent.layer_norm."""
+        c = self.config
+        return networks.Layers(noisy=c.noisy, sigma0=c.noisy_sigma0, layer_norm=c.layer_norm)
 
     def make_encoder(self) -> tuple[nn.Module, int]:
         """The torso, observations → features, and its width: the encoder agent.encoder picks
