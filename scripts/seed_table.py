@@ -1,5 +1,6 @@
 """A Markdown table of seed studies, one row per group of `rlkit train --seeds`, from each
-run's final greedy evaluation (the same numbers as `rlkit study GROUP`).
+run's final greedy evaluation (the same numbers as `rlkit study GROUP`): seeds solved, collapses (reached
+the goal, ended more than 25% of it below), median, IQM, the worst seed and first solves.
 
     python scripts/seed_table.py runs/cartpole/dqn/*-seeds101-120 runs/acrobot/dqn/*-seeds101-120
 """
@@ -15,20 +16,21 @@ from rlkit.errors import RlkitError
 from rlkit.run.study import study
 
 HEADER = (
-    "| env | agent | steps | solved (final ≥ goal) | median | IQM [95% CI] | worst (seed) | "
-    "first solve: seeds, median steps, median s |\n|---|---|---|---|---|---|---|---|"
+    "| env | agent | steps | solved (final ≥ goal) | collapses | median | IQM [95% CI] | worst (seed) | "
+    "first solve: seeds, median steps, median s |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 
 def row(summary: dict) -> str:
     low, high = summary["iqm_ci"]
-    first = summary["first_solve"]
+    first, collapses = summary["first_solve"], summary["collapses"]
     solve = "–"
     if first and first["seeds"]:
         solve = f"{first['seeds']}, {first['median_steps']:,.0f}, {first['median_train_seconds']:.1f}"
     return (
         f"| {summary['env_id']} | `{summary['agent']}` | {summary['total_steps']:,} | "
-        f"{summary['solved']}/{summary['seeds']} (≥ {summary['solved_return']:g}) | {summary['median']:.2f} | "
+        f"{summary['solved']}/{summary['seeds']} (≥ {summary['solved_return']:g}) | {len(collapses['seeds'])} | "
+        f"{summary['median']:.2f} | "
         f"{summary['iqm']:.2f} [{low:.2f}, {high:.2f}] | {summary['worst']['return']:.2f} ({summary['worst']['seed']}) "
         f"| {solve} |"
     )

@@ -55,6 +55,36 @@ def test_summary_from_the_final_evaluations(tmp_path):
     assert first["seeds"] == 6
     assert first["median_steps"] == np.median([20_000, 10_000, 30_000, 20_000, 10_000, 30_000])
     assert first["median_train_seconds"] == np.median([41.0, 19.0, 59.0, 43.0, 20.0, 57.0])
+    # seed 17 (index 6) reached 500 and ended at 54, below 475 - 0.25 * 475 = 356.25; seeds 13 and 15
+    # ended lower than the goal too, but never reached it
+    assert summary["collapses"] == {"below": 356.25, "seeds": [17]}
+
+
+@pytest.mark.parametrize(
+    "goal, finals, expected",
+    [
+        # reached the goal, then ended just above / just below 25% of it under the goal
+        (475.0, [356.25, 356.0], [12]),
+        # Acrobot's goal is negative: 25% of |−100| below it is −125
+        (-100.0, [-125.0, -126.0], [12]),
+    ],
+)
+def test_a_collapse_is_a_seed_that_reached_the_goal_and_ended_over_a_quarter_below(tmp_path, goal, finals, expected):
+    histories = {index: [(10_000, 20.0, goal + 5.0), (30_000, 60.0, final)] for index, final in enumerate(finals)}
+    summary = study([_group(tmp_path, finals=finals, histories=histories)], solved_return=goal)
+    assert summary["solved"] == 0 and summary["collapses"]["seeds"] == expected
+
+
+def test_the_seed_table_has_a_collapses_column(tmp_path, capsys, monkeypatch):
+    from conftest import load_script
+
+    seed_table = load_script("seed_table")
+    monkeypatch.setattr("sys.argv", ["seed_table.py", str(_group(tmp_path))])
+    assert seed_table.main() == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert dict(zip([cell.strip() for cell in header.split("|")[1:-1]], cells))["collapses"] == "1"
+    assert cells[3] == "5/8 (≥ 475)" and cells[7] == "54.00 (17)"
 
 
 def test_a_threshold_of_the_users_or_the_presets(tmp_path):
@@ -83,6 +113,7 @@ def test_the_command(cli, tmp_path):
     code, out, err = cli("study", _group(tmp_path), "--json", tmp_path / "study.json")
     assert code == 0, err
     assert "solved (final ≥ 475): 5 of 8" in out and "worst 54.00 (seed 17)" in out
+    assert "collapses (reached 475, ended below 356.25): 1 of 8 (seeds 17)" in out
     assert json.loads((tmp_path / "study.json").read_text())["solved"] == 5
     code, _, err = cli("study", tmp_path / "nothing-here")
     assert code == 2 and err.count("\n") == 1

@@ -6,6 +6,10 @@ registered `reward_threshold`. A study reports how many seeds' final policies so
 median, the IQM with a 95% bootstrap interval, the worst seed, and, over the seeds whose greedy
 evaluations reached the threshold at some point, the median env steps and training seconds
 (evaluation time left out) to the first evaluation that did.
+
+It also counts collapses: seeds whose greedy evaluations reached the threshold and whose final
+one ends more than 25% of it below (goal − 0.25·|goal|: under 356.25 for CartPole's 475, under
+−125 for Acrobot's −100). Such seeds solved the task and lost it, which first solves alone hide.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import gymnasium as gym
 import numpy as np
 
 from rlkit.errors import RlkitError
+
+COLLAPSE_FRACTION = 0.25  # a final return this fraction of |goal| below the goal, after reaching it
 
 # settings that do not change what is learned: runs that differ only in these are seeds of one config
 NOT_THE_EXPERIMENT = (
@@ -140,10 +146,13 @@ def study(folders: list[Path], solved_return: float | None = None) -> dict[str, 
         "finals": {str(seed): float(final) for seed, final in zip(seeds, finals)},
     }
     if goal is None:
-        return summary | {"solved": None, "first_solve": None}
+        return summary | {"solved": None, "first_solve": None, "collapses": None}
     firsts = [_first_solve(result, goal) for result in results]
     reached = [first for first in firsts if first is not None]
     summary["solved"] = int((finals >= goal).sum())
+    below = goal - COLLAPSE_FRACTION * abs(goal)
+    collapsed = [seed for seed, first, final in zip(seeds, firsts, finals) if first is not None and final < below]
+    summary["collapses"] = {"below": below, "seeds": sorted(collapsed)}
     summary["first_solve"] = {
         "seeds": len(reached),
         "median_steps": float(np.median([steps for steps, _ in reached])) if reached else None,
@@ -173,6 +182,12 @@ def table(summary: dict[str, Any]) -> str:
     ]
     if summary["solved"] is not None:
         lines.append(f"  solved (final ≥ {summary['solved_return']:g}): {summary['solved']} of {summary['seeds']}")
+        collapses = summary["collapses"]
+        named = f" (seeds {', '.join(map(str, collapses['seeds']))})" if collapses["seeds"] else ""
+        lines.append(
+            f"  collapses (reached {summary['solved_return']:g}, ended below {collapses['below']:g}): "
+            f"{len(collapses['seeds'])} of {summary['seeds']}{named}"
+        )
     lines += [
         f"  median {summary['median']:.2f}   IQM {summary['iqm']:.2f} [95% CI {low:.2f}, {high:.2f}]   "
         f"worst {summary['worst']['return']:.2f} (seed {summary['worst']['seed']})",
