@@ -228,7 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="return that counts as solved (default: the run's train.solved_return, else the env's reward_threshold)",
     )
     study.add_argument("--json", type=Path, metavar="FILE", help="also write the summary to FILE")
-    study.add_argument("--force", action="store_true", help="overwrite the --json file if it exists")
+    study.add_argument(
+        "--worst-figure",
+        type=Path,
+        metavar="FILE",
+        help="also draw the evaluation curves of the worst seeds (by final return) into FILE (.png, .svg, ...)",
+    )
+    study.add_argument(
+        "--worst", type=int, default=5, metavar="N", help="how many seeds --worst-figure draws (default: 5)"
+    )
+    study.add_argument("--force", action="store_true", help="overwrite the --json or --worst-figure file if it exists")
 
     tune = commands.add_parser(
         "tune",
@@ -486,10 +495,22 @@ def _study(args: argparse.Namespace) -> int:
     from rlkit.run.study import study, table
 
     _new_file("--json", args.json, args.force)
+    _new_file("--worst-figure", args.worst_figure, args.force)
+    if args.worst < 1:
+        raise RlkitError(f"--worst {args.worst}: draws no seed; valid: 1 or more")
+    if args.worst_figure is not None:
+        from rlkit.plot import check_image_format
+
+        check_image_format("--worst-figure", args.worst_figure)
     summary = study(args.paths, args.solved_return)
     print(table(summary))
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=1))
+    if args.worst_figure is not None:
+        from rlkit.run.study import worst_figure
+
+        seeds = worst_figure(args.paths, args.worst_figure, args.worst, args.solved_return)
+        print(f"the curves of seeds {', '.join(map(str, seeds))} written to {args.worst_figure}")
     return 0
 
 

@@ -101,20 +101,26 @@ def labels(groups: list[tuple[dict[str, Any] | None, list[Path]]]) -> list[str]:
     return names
 
 
+def check_image_format(option: str, out: Path) -> None:
+    """Refuse a file name whose extension matplotlib cannot write, naming those it can."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix.lower().lstrip(".") not in formats:
+        raise RlkitError(
+            f"{option} {out}: {out.suffix or 'no extension'} is not an image format; valid: "
+            + ", ".join(f".{extension}" for extension in sorted(formats))
+        )
+
+
 def plot(paths: list[Path], out: Path, metric: str = "eval/return_mean", force: bool = False) -> list[dict[str, Any]]:
     """Draw one curve per config found under `paths` into `out`; return each curve's summary."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.backend_bases import FigureCanvasBase
 
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if out.suffix.lower().lstrip(".") not in formats:
-        raise RlkitError(
-            f"--out {out}: {out.suffix or 'no extension'} is not an image format; valid: "
-            + ", ".join(f".{extension}" for extension in sorted(formats))
-        )
+    check_image_format("--out", out)
     if out.is_dir():
         raise RlkitError(f"--out {out}: is a folder; give a file name such as {out / 'curves.png'}")
     if out.exists() and not force:

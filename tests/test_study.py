@@ -144,3 +144,27 @@ def test_the_minatar_table_gives_each_game_its_mean_interval_and_minutes(tmp_pat
         "| MinAtar/Breakout-v0 | 1,000,000 | 18.0 (101), 22.0 (102), 20.0 (103) | 20.0 [15.0, 25.0] | 9.0–10.0 |"
     )
     assert len(lines) == 3  # the unfinished game has no row
+
+
+def test_the_worst_seeds_figure_draws_their_curves_worst_first(tmp_path):
+    from rlkit.run.study import worst_figure
+
+    out = tmp_path / "worst.png"
+    seeds = worst_figure([_group(tmp_path)], out, count=3)
+    assert seeds == [17, 13, 15]  # finals 54, 91, 281
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_draws_the_worst_seeds_and_refuses_a_bad_figure_request(cli, tmp_path):
+    group = _group(tmp_path)
+    code, out, err = cli("study", group, "--worst-figure", tmp_path / "worst.svg", "--worst", "2")
+    assert code == 0, err
+    assert f"the curves of seeds 17, 13 written to {tmp_path / 'worst.svg'}" in out
+    assert (tmp_path / "worst.svg").read_text().lstrip().startswith("<?xml")
+    for arguments, message in [
+        (("--worst-figure", tmp_path / "worst.svg"), "file exists"),
+        (("--worst-figure", tmp_path / "worst.txt"), ".txt is not an image format"),
+        (("--worst-figure", tmp_path / "worst.png", "--worst", "0"), "--worst 0: draws no seed"),
+    ]:
+        code, _, err = cli("study", group, *arguments)
+        assert code == 2 and message in err and err.count("\n") == 1, err

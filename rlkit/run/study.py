@@ -203,3 +203,38 @@ def table(summary: dict[str, Any]) -> str:
     else:
         lines.append("  no threshold: set train.solved_return (the env registers no reward_threshold)")
     return "\n".join(lines)
+
+
+def worst_figure(folders: list[Path], out: Path, count: int = 5, solved_return: float | None = None) -> list[int]:
+    """The greedy evaluation curves (eval.json's evaluations, the final one last) of the `count`
+    seeds with the lowest final returns, one line each, with the goal and the collapse line
+    drawn across; written to `out`. Returns the seeds drawn, worst first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = study(folders, solved_return)
+    runs = {config_seed(run): run for run in _finished_runs(folders)}
+    seeds = sorted(summary["finals"], key=lambda seed: summary["finals"][seed])[:count]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for seed in seeds:
+        evaluations = json.loads((runs[int(seed)] / "eval.json").read_text()).get("evaluations", [])
+        steps = [evaluation["step"] for evaluation in evaluations]
+        values = [evaluation["return_mean"] for evaluation in evaluations]
+        axes.plot(steps, values, marker=".", label=f"seed {seed} (final {summary['finals'][seed]:.1f})")
+    goal = summary["solved_return"]
+    if goal is not None:
+        axes.axhline(goal, color="black", linestyle="--", linewidth=1, label=f"goal {goal:g}")
+        below = summary["collapses"]["below"]
+        axes.axhline(below, color="grey", linestyle=":", linewidth=1, label=f"collapse below {below:g}")
+    axes.set_title(
+        f"{summary['agent']} on {summary['env_id']}: the {len(seeds)} worst of {summary['seeds']} seeds", fontsize=10
+    )
+    axes.set_xlabel("env steps")
+    axes.set_ylabel("greedy evaluation return")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+    return [int(seed) for seed in seeds]
