@@ -3,10 +3,12 @@ DQN with the SB3 zoo's CartPole-v1 set, in one run, one torch thread, the same s
 
 Judged by the training seconds (construction and any compilation included, evaluation time
 left out) to a first greedy evaluation of 20 episodes with a mean ≥ 475, evaluated every
-2,500 steps, each seed given at most 50,000 steps. Both libraries stop a seed at its first
-solve (an SB3 callback, rlkit's train.stop_at_return). Prints one JSON line: per library the
-median seconds and steps over seeds (a seed that never solves counts as infinitely slow),
-the seeds solved, each seed's numbers, and the ratio SB3/rlkit of the median seconds.
+2,500 steps, and by the policy each seed ends with: every seed trains its whole 50,000 steps,
+as a user's run does, and a final greedy evaluation of 20 episodes judges it. Prints one JSON
+line: per library the median seconds and steps to the first solve over seeds (a seed that
+never solves counts as infinitely slow), the seeds that ever solved, the seeds whose final
+policy is solved, the collapses (solved once, final more than 25% below 475), each seed's
+numbers, and the ratio SB3/rlkit of the median seconds to the first solve.
 
 SB3 is never a dependency of rlkit: install it into the benchmark's own environment, e.g.
     python -m venv --system-site-packages .bench
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -32,6 +35,19 @@ from rlkit.config import build_config
 from rlkit.run.trainer import Run, new_run_dir
 
 INTERVAL, EPISODES, STEPS = 2_500, 20, 50_000
+COLLAPSE_BELOW = 0.75 * SOLVED  # a seed that solved and ends below this collapsed (BENCHMARKS.md)
+
+
+def ending(seed: int, seconds: float | None, steps: int | None, final: float) -> dict[str, Any]:
+    """One seed's numbers: its first solve and its final policy."""
+    return {
+        "seed": seed,
+        "solved_s": seconds,
+        "solved_steps": steps,
+        "final_return": final,
+        "final_solved": final >= SOLVED,
+        "collapsed": steps is not None and final < COLLAPSE_BELOW,
+    }
 
 
 def run_rlkit(seed: int, preset: str, extra: list[str]) -> dict[str, Any]:
@@ -39,7 +55,7 @@ def run_rlkit(seed: int, preset: str, extra: list[str]) -> dict[str, Any]:
         *extra,
         f"eval_interval={INTERVAL}",
         f"eval_episodes={EPISODES}",
-        f"stop_at_return={SOLVED}",
+        f"final_eval_episodes={EPISODES}",
         "torch_threads=1",
         "device=cpu",
     ]
@@ -49,17 +65,15 @@ def run_rlkit(seed: int, preset: str, extra: list[str]) -> dict[str, Any]:
     construction = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as root:
         result = run.train(new_run_dir(config, Path(root)))
-    seconds, steps = first_solved(result["evaluations"])
-    updates = run.agent.gradient_steps_done if steps else None  # at the solve: the run stops there
-    return {"seed": seed, "solved_s": seconds and construction + seconds, "solved_steps": steps, "updates": updates}
+    seconds, steps = first_solved(result["evaluations"][:-1])  # the periodic evaluations; the last is the final
+    return ending(seed, seconds and construction + seconds, steps, result["return_mean"])
 
 
 def run_sb3(seed: int) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
 
-    class StopWhenSolved(BaseCallback):
-        """Greedy evaluation every INTERVAL steps, its time kept out of the training time;
-        stops training at the first solve."""
+    class GreedyEvaluations(BaseCallback):
+        """Greedy evaluation every INTERVAL steps, its time kept out of the training time."""
 
         def __init__(self, started: float):
             super().__init__()
@@ -74,14 +88,14 @@ def run_sb3(seed: int) -> dict[str, Any]:
             self.eval_seconds += time.perf_counter() - began
             elapsed = time.perf_counter() - self.started - self.eval_seconds
             self.evaluations.append({"step": self.num_timesteps, "return_mean": value, "train_time_s": elapsed})
-            return value < SOLVED
+            return True
 
     started = time.perf_counter()
     model = zoo_model(seed)
-    callback = StopWhenSolved(started)
+    callback = GreedyEvaluations(started)
     model.learn(STEPS, callback=callback)
-    seconds, steps = first_solved(callback.evaluations)
-    return {"seed": seed, "solved_s": seconds, "solved_steps": steps}
+    seconds, steps = first_solved([e for e in callback.evaluations if e["step"] < STEPS])
+    return ending(seed, seconds, steps, greedy_return(model, EPISODES, seed + 1_000_003))
 
 
 def each_seed(name: str, runner: Any, seeds: list[int]) -> list[dict[str, Any]]:
@@ -98,7 +112,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "solved_s": median([r["solved_s"] for r in runs]),
         "solved_steps": median([r["solved_steps"] for r in runs]),
         "seeds_solved": sum(r["solved_steps"] is not None for r in runs),
-        **({"updates": median([r["updates"] for r in runs])} if "updates" in runs[0] else {}),
+        "final_solved": sum(r["final_solved"] for r in runs),
+        "collapses": [r["seed"] for r in runs if r["collapsed"]],
+        "final_median": float(statistics.median(r["final_return"] for r in runs)),
         "per_seed": runs,
     }
 
