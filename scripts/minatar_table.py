@@ -1,5 +1,6 @@
 """The README's MinAtar table: per game, each seed's final greedy return (eval.json, 100
-episodes), their mean with a 95% t-interval over seeds, and the wall minutes of each run.
+episodes), their mean with a 95% t-interval over seeds, and the minutes of each run: wall-clock,
+and training alone (its evaluations left out).
 
     python scripts/minatar_table.py runs/minatar-*/dqn-minatar-fast
     python scripts/minatar_table.py docs/results/minatar/minatar-*/rainbow-minatar-fast
@@ -29,6 +30,8 @@ def row(folder: Path) -> str:
     results.sort(key=lambda result: result["seed"])
     finals = [result["return_mean"] for result in results]
     minutes = [result["evaluations"][-1]["time_s"] / 60 for result in results]
+    # training alone: the evaluations (a final one of 100 Freeway episodes is 250k greedy steps) left out
+    training = [result["evaluations"][-1].get("train_time_s", float("nan")) / 60 for result in results]
     mean = statistics.fmean(finals)
     seeds = ", ".join(f"{final:.1f} ({result['seed']})" for final, result in zip(finals, results))
     steps = results[0]["step"]
@@ -36,15 +39,18 @@ def row(folder: Path) -> str:
     if len(finals) > 1:
         half = t95(len(finals) - 1) * statistics.stdev(finals) / len(finals) ** 0.5
         interval = f" [{mean - half:.1f}, {mean + half:.1f}]"
-    wall = f"{min(minutes):.1f}–{max(minutes):.1f}" if len(minutes) > 1 else f"{minutes[0]:.1f}"
-    return f"| {results[0]['env_id']} | {steps:,} | {seeds} | {mean:.1f}{interval} | {wall} |"
+    wall, train = (f"{min(m):.1f}–{max(m):.1f}" if len(m) > 1 else f"{m[0]:.1f}" for m in (minutes, training))
+    return f"| {results[0]['env_id']} | {steps:,} | {seeds} | {mean:.1f}{interval} | {wall} | {train} |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", type=Path, help="one folder of runs per game (<run-dir>/<env>/<agent>)")
     args = parser.parse_args()
-    print("| game | steps | final greedy return (seed) | mean [95% CI] | wall minutes |\n|---|---|---|---|---|")
+    print(
+        "| game | steps | final greedy return (seed) | mean [95% CI] | wall minutes | training minutes |\n"
+        "|---|---|---|---|---|---|"
+    )
     for folder in args.folders:
         if any(folder.glob("*/eval.json")):  # runs still training have none yet
             print(row(folder))
