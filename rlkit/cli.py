@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also draw the evaluation curves of the worst seeds (by final return) into FILE (.png, .svg, ...)",
     )
     study.add_argument(
-        "--worst", type=int, default=5, metavar="N", help="how many seeds --worst-figure draws (default: 5)"
+        "--worst", type=int, metavar="N", help="how many seeds --worst-figure draws (default: 5)"
     )
     study.add_argument("--force", action="store_true", help="overwrite the --json or --worst-figure file if it exists")
 
@@ -496,8 +496,11 @@ def _study(args: argparse.Namespace) -> int:
 
     _new_file("--json", args.json, args.force)
     _new_file("--worst-figure", args.worst_figure, args.force)
-    if args.worst < 1:
-        raise RlkitError(f"--worst {args.worst}: draws no seed; valid: 1 or more")
+    if args.worst is not None and args.worst_figure is None:
+        raise RlkitError("--worst N says how many seeds --worst-figure draws; give --worst-figure FILE with it")
+    worst = 5 if args.worst is None else args.worst
+    if worst < 1:
+        raise RlkitError(f"--worst {worst}: draws no seed; valid: 1 or more")
     if args.worst_figure is not None:
         from rlkit.plot import check_image_format
 
@@ -509,7 +512,7 @@ def _study(args: argparse.Namespace) -> int:
     if args.worst_figure is not None:
         from rlkit.run.study import worst_figure
 
-        seeds = worst_figure(args.paths, args.worst_figure, args.worst, args.solved_return)
+        seeds = worst_figure(args.paths, args.worst_figure, worst, args.solved_return)
         print(f"the curves of seeds {', '.join(map(str, seeds))} written to {args.worst_figure}")
     return 0
 

@@ -31,7 +31,7 @@ def row(folder: Path) -> str:
     finals = [result["return_mean"] for result in results]
     minutes = [result["evaluations"][-1]["time_s"] / 60 for result in results]
     # training alone: the evaluations (a final one of 100 Freeway episodes is 250k greedy steps) left out
-    training = [result["evaluations"][-1].get("train_time_s", float("nan")) / 60 for result in results]
+    training = [result["evaluations"][-1].get("train_time_s") for result in results]
     mean = statistics.fmean(finals)
     seeds = ", ".join(f"{final:.1f} ({result['seed']})" for final, result in zip(finals, results))
     steps = results[0]["step"]
@@ -39,7 +39,10 @@ def row(folder: Path) -> str:
     if len(finals) > 1:
         half = t95(len(finals) - 1) * statistics.stdev(finals) / len(finals) ** 0.5
         interval = f" [{mean - half:.1f}, {mean + half:.1f}]"
-    wall, train = (f"{min(m):.1f}–{max(m):.1f}" if len(m) > 1 else f"{m[0]:.1f}" for m in (minutes, training))
+    wall = f"{min(minutes):.1f}–{max(minutes):.1f}" if len(minutes) > 1 else f"{minutes[0]:.1f}"
+    train = "–"  # a run that did not record its training time
+    if None not in training:
+        train = f"{min(training) / 60:.1f}–{max(training) / 60:.1f}" if len(training) > 1 else f"{training[0] / 60:.1f}"
     return f"| {results[0]['env_id']} | {steps:,} | {seeds} | {mean:.1f}{interval} | {wall} | {train} |"
 
 

@@ -22,6 +22,11 @@ HEADER = (
 
 
 def row(summary: dict) -> str:
+    if summary["solved_return"] is None:  # no goal: nothing counts as solved or collapsed
+        raise RlkitError(
+            f"{summary['env_id']}: no threshold to judge by; set train.solved_return in the runs' config "
+            "(the env registers no reward_threshold)"
+        )
     low, high = summary["iqm_ci"]
     first, collapses = summary["first_solve"], summary["collapses"]
     solve = "–"
@@ -49,9 +54,13 @@ def main() -> int:
     except RlkitError as error:
         print(f"seed_table.py: {error}", file=sys.stderr)
         return 2
+    try:
+        rows = [row(summary) for summary in summaries]
+    except RlkitError as error:
+        print(f"seed_table.py: {error}", file=sys.stderr)
+        return 2
     print(HEADER)
-    for summary in summaries:
-        print(row(summary))
+    print("\n".join(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(summaries, indent=1))
     return 0

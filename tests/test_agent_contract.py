@@ -125,7 +125,15 @@ def _switched(names) -> dict:
 
 @pytest.mark.parametrize(
     "names",
-    [("c51",), ("qr",), ("noisy",), ("c51", *EVERYTHING), ("qr", *EVERYTHING), ("c51", *RAINBOW_MINATAR)],
+    [
+        ("c51",),
+        ("qr",),
+        ("noisy",),
+        ("layer_norm",),
+        ("c51", *EVERYTHING),
+        ("qr", *EVERYTHING),
+        ("c51", *RAINBOW_MINATAR),
+    ],
     ids="+".join,
 )
 def test_dqn_heads_alone_and_everything_on_resume_exactly(names, tmp_path):

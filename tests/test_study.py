@@ -166,6 +166,51 @@ def test_the_command_draws_the_worst_seeds_and_refuses_a_bad_figure_request(cli,
         (("--worst-figure", tmp_path / "worst.svg"), "file exists"),
         (("--worst-figure", tmp_path / "worst.txt"), ".txt is not an image format"),
         (("--worst-figure", tmp_path / "worst.png", "--worst", "0"), "--worst 0: draws no seed"),
+        (("--worst", "3"), "--worst N says how many seeds --worst-figure draws"),
     ]:
         code, _, err = cli("study", group, *arguments)
         assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_a_run_that_kept_no_evaluations_is_drawn_by_its_final_return(tmp_path):
+    from rlkit.run.study import worst_figure
+
+    group = _group(tmp_path)
+    eval_json = group / "seed-17" / "eval.json"  # the worst seed (54)
+    eval_json.write_text(json.dumps({"return_mean": 54.0, "episodes": 20, "step": 30_000}))
+    assert worst_figure([group], tmp_path / "worst.png", count=2) == [17, 13]
+
+
+def test_without_a_threshold_the_study_says_so_and_the_seed_table_refuses_in_one_line(tmp_path, capsys, monkeypatch):
+    from conftest import load_script
+
+    from rlkit.run.study import table
+
+    group = _group(tmp_path)
+    summary = study([group], solved_return=None) | {"solved_return": None, "solved": None}
+    summary |= {"first_solve": None, "collapses": None}
+    assert "no threshold: set train.solved_return" in table(summary)
+
+    seed_table = load_script("seed_table")
+    monkeypatch.setattr(seed_table, "study", lambda folders: summary)
+    monkeypatch.setattr("sys.argv", ["seed_table.py", str(group)])
+    assert seed_table.main() == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "no threshold to judge by" in captured.err
+
+
+def test_the_minatar_table_shows_a_dash_where_a_run_kept_no_training_time(tmp_path, capsys, monkeypatch):
+    from conftest import load_script
+
+    game = tmp_path / "minatar-freeway" / "rainbow-minatar-fast"
+    for seed, train_time in ((101, 600.0), (102, None)):
+        run = game / f"run-s{seed}"
+        run.mkdir(parents=True)
+        evaluation = {"step": 1_000_000, "return_mean": 50.0, "time_s": 700.0}
+        if train_time is not None:
+            evaluation["train_time_s"] = train_time
+        eval_json = {"env_id": "MinAtar/Freeway-v0", "seed": seed, "step": 1_000_000, "return_mean": 50.0}
+        (run / "eval.json").write_text(json.dumps(eval_json | {"evaluations": [evaluation]}))
+    monkeypatch.setattr("sys.argv", ["minatar_table.py", str(game)])
+    load_script("minatar_table").main()
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("| 11.7–11.7 | – |")

@@ -4,7 +4,7 @@ evaluation (its eval.json), never by its best checkpoint.
 A task counts as solved at `train.solved_return` (an env preset may set it), else at the env's
 registered `reward_threshold`. A study reports how many seeds' final policies solve it, the
 median, the IQM with a 95% bootstrap interval, the worst seed, and, over the seeds whose greedy
-evaluations reached the threshold at some point, the median env steps and training seconds
+evaluations (the periodic ones and the final one) reached the threshold at some point, the median env steps and training seconds
 (evaluation time left out) to the first evaluation that did.
 
 It also counts collapses: seeds whose greedy evaluations reached the threshold and whose final
@@ -166,7 +166,8 @@ def config_seed(run: Path) -> int:
 
 
 def _first_solve(result: dict[str, Any], goal: float) -> tuple[int, float] | None:
-    """Env steps and training seconds at the first greedy evaluation at or above `goal`."""
+    """Env steps and training seconds at the first greedy evaluation at or above `goal` (the
+    periodic ones and the final one, which eval.json lists last)."""
     for evaluation in result.get("evaluations", []):
         if evaluation["return_mean"] >= goal:
             return int(evaluation["step"]), float(evaluation["train_time_s"])
@@ -215,21 +216,26 @@ def worst_figure(folders: list[Path], out: Path, count: int = 5, solved_return: 
     import matplotlib.pyplot as plt
 
     summary = study(folders, solved_return)
-    runs = {config_seed(run): run for run in _finished_runs(folders)}
-    seeds = sorted(summary["finals"], key=lambda seed: summary["finals"][seed])[:count]
+    ended = []  # (final return, seed, run) of every finished run: a seed given twice is drawn twice
+    for run in _finished_runs(folders):
+        result = json.loads((run / "eval.json").read_text())
+        ended.append((float(result["return_mean"]), config_seed(run), run, result))
+    ended.sort(key=lambda entry: entry[0])
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for seed in seeds:
-        evaluations = json.loads((runs[int(seed)] / "eval.json").read_text()).get("evaluations", [])
+    for final, seed, _, result in ended[:count]:
+        # the evaluations, the final one last; a run that kept none shows its final return alone
+        evaluations = result.get("evaluations") or [{"step": result.get("step", 0), "return_mean": final}]
         steps = [evaluation["step"] for evaluation in evaluations]
         values = [evaluation["return_mean"] for evaluation in evaluations]
-        axes.plot(steps, values, marker=".", label=f"seed {seed} (final {summary['finals'][seed]:.1f})")
+        axes.plot(steps, values, marker=".", label=f"seed {seed} (final {final:.1f})")
     goal = summary["solved_return"]
     if goal is not None:
         axes.axhline(goal, color="black", linestyle="--", linewidth=1, label=f"goal {goal:g}")
         below = summary["collapses"]["below"]
         axes.axhline(below, color="grey", linestyle=":", linewidth=1, label=f"collapse below {below:g}")
     axes.set_title(
-        f"{summary['agent']} on {summary['env_id']}: the {len(seeds)} worst of {summary['seeds']} seeds", fontsize=10
+        f"{summary['agent']} on {summary['env_id']}: the {min(count, len(ended))} worst of {summary['seeds']} seeds",
+        fontsize=10,
     )
     axes.set_xlabel("env steps")
     axes.set_ylabel("greedy evaluation return")
@@ -237,4 +243,4 @@ def worst_figure(folders: list[Path], out: Path, count: int = 5, solved_return: 
     figure.tight_layout()
     figure.savefig(out, dpi=120)
     plt.close(figure)
-    return [int(seed) for seed in seeds]
+    return [seed for _, seed, _, _ in ended[:count]]
