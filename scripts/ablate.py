@@ -29,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 from rlkit.config import build_config
@@ -37,6 +36,7 @@ from rlkit.errors import RlkitError
 from rlkit.plot import draw, find_runs, read_curve
 from rlkit.run.launch import parse_seeds
 from rlkit.run.study import bootstrap_interval, iqm
+from rlkit.run.study import threshold as study_threshold
 from rlkit.run.trainer import Run
 
 SWITCHES = {
@@ -94,7 +94,9 @@ def summarize(out: Path, envs: list[str], variants: list[str]) -> dict:
     for env in envs:
         config = json.loads(next((out / env).rglob("config.json")).read_text())
         env_id = config["env"]["id"]
-        threshold = gym.spec(env_id).reward_threshold
+        # the runs' train.solved_return, else the registered threshold; none for an id this process has
+        # not registered (MinAtar's, ALE's: --summarize-only makes no env) or one that has none
+        threshold = study_threshold(config)
         rows = {}
         for variant in variants:
             runs = find_runs(out / env / variant)

@@ -32,6 +32,16 @@ def test_ablation_tables_come_from_the_runs(ablate, tmp_path, capsys):
     assert ablate.main(["--out", str(out)]) == 2  # never overwrites a finished ablation
     assert "exists" in capsys.readouterr().err
 
+    # retabulated without training: an env id this process has not registered (as MinAtar's are
+    # until an env is made) has no threshold to count, and the table says so
+    for config_file in out.rglob("config.json"):
+        config = json.loads(config_file.read_text())
+        config["env"]["id"] = "NotRegistered/Game-v0"
+        config_file.write_text(json.dumps(config))
+    assert ablate.main([str(a) for a in [*args, "--steps", "1200", "--summarize-only"]]) == 0
+    assert json.loads((out / "ablation.json").read_text())["cartpole"]["threshold"] is None
+    assert "NotRegistered/Game-v0** (1,200 steps; no threshold)" in (out / "ablation.md").read_text()
+
 
 def test_rainbow_ablation_variants_each_remove_one_part(ablate):
     from rlkit.config import build_config
