@@ -130,9 +130,10 @@ def markdown(summary: dict, steps: int) -> str:
             low, high = row["final_mean_ci"]
             iqm_low, iqm_high = row["final_iqm_ci"]
             median = row["median_steps_to_threshold"]
+            reached = f"{row['solved']}/{row['seeds']}" if table["threshold"] is not None else "—"
             lines.append(
                 f"| {variant} | {row['final_mean']:.1f} [{low:.1f}, {high:.1f}] | {row['final_iqm']:.1f} "
-                f"[{iqm_low:.1f}, {iqm_high:.1f}] | {row['solved']}/{row['seeds']} | "
+                f"[{iqm_low:.1f}, {iqm_high:.1f}] | {reached} | "
                 f"{f'{median:,.0f}' if median is not None else '—'} |"
             )
         lines.append("")
