@@ -66,6 +66,7 @@ CARTPOLE_DQN = COMMON | {
     "agent.normalize_observations",
     "agent.head",
     "agent.noisy",
+    "agent.layer_norm",
 }
 TAXI_QLEARNING = COMMON | {"agent.initial_q"}
 
