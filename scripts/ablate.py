@@ -152,8 +152,10 @@ def figure(out: Path, envs: list[str], variants: list[str]) -> Path:
         ax.get_legend().remove()
         ax.set_ylabel("greedy evaluation return")
     lines = axes[0][0].get_lines()  # one per variant, in the order given
-    fig.legend(lines, variants, loc="lower center", ncol=min(len(variants), 7), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    columns = min(len(variants), 3 * len(envs))  # about three names fit across one panel
+    rows = -(-len(variants) // columns)
+    fig.legend(lines, variants, loc="lower center", ncol=columns, frameon=False)
+    fig.tight_layout(rect=(0, 0.05 * rows + 0.03, 1, 1))
     path = out / "ablation.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
