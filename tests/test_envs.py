@@ -132,3 +132,57 @@ def test_fire_reset_is_added_for_games_that_need_it():
 def test_qlearning_needs_discrete_actions():
     with pytest.raises(RlkitError, match="Discrete actions"):
         describe(EnvConfig(id="Pendulum-v1"))
+
+
+def _same_infos(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if key == "t":  # an episode's wall-clock seconds (RecordEpisodeStatistics): differ by nature
+            continue
+        if isinstance(a[key], dict):
+            _same_infos(a[key], b[key])
+        elif a[key].dtype == object:  # final_obs: the observations themselves
+            for x, y in zip(a[key], b[key]):
+                np.testing.assert_array_equal(x, y)
+        else:
+            assert a[key].dtype == b[key].dtype
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+@pytest.mark.parametrize(
+    "env_id, discretized", [("Taxi-v4", False), ("CartPole-v1", False), ("CartPole-v1", True), ("FrozenLake-v1", False)]
+)
+def test_one_env_vector_steps_exactly_as_gymnasiums_sync_vector_env(env_id, discretized):
+    """make_vector_env's one-env vector (its direct step) against SyncVectorEnv itself: the same
+    observations, rewards, flags and infos (final_obs, final_info, episode statistics, the env's
+    own keys) through thousands of steps and many same-step resets."""
+    from functools import partial
+
+    from gymnasium.vector import AutoresetMode
+
+    from rlkit.envs.one_env import OneEnvVector
+
+    config = EnvConfig(id=env_id)
+    if discretized:
+        config = EnvConfig(id=env_id, bins=[1, 1, 6, 12], low=[-4.8, -3, -0.21, -3.5], high=[4.8, 3, 0.21, 3.5])
+    ours = make_vector_env(config, 1)
+    assert isinstance(ours, OneEnvVector)
+    theirs = gym.vector.SyncVectorEnv([partial(make_env, config)], autoreset_mode=AutoresetMode.SAME_STEP)
+    a, _ = ours.reset(seed=5)
+    b, _ = theirs.reset(seed=5)
+    np.testing.assert_array_equal(a, b)
+    actions = np.random.default_rng(0).integers(ours.single_action_space.n, size=(3000, 1))
+    resets, previous = 0, None
+    for action in actions:
+        mine, gyms = ours.step(action), theirs.step(action)
+        if previous is not None:  # a returned observation is the caller's: later steps leave it alone
+            np.testing.assert_array_equal(previous[0], previous[1])
+        previous = (mine[0], mine[0].copy())
+        for x, y in zip(mine[:4], gyms[:4]):
+            assert x.dtype == y.dtype and x.shape == y.shape
+            np.testing.assert_array_equal(x, y)
+        _same_infos(mine[4], gyms[4])
+        resets += int("final_obs" in mine[4])
+    assert resets > 10
+    ours.close()
+    theirs.close()

@@ -108,3 +108,23 @@ def test_qlearning_seeded_actions_are_pinned(tmp_path):
     digest, returns = _action_digest("qlearning", "taxi", 5000, overrides, tmp_path)
     assert digest == "a19c66608d3ad250"
     assert returns == [-200.0, -785.0, -200.0, -200.0, -200.0]
+
+
+@pytest.mark.parametrize("random_ties", [True, False])
+def test_one_row_takes_the_same_actions_and_draws_as_arrays_of_one(random_ties):
+    """One env's ε-greedy uses numpy's scalar draws (several times cheaper); they must be the
+    draws, and the actions, that the array path makes for one row."""
+    from rlkit.agents.exploration import _epsilon_greedy_one, _epsilon_greedy_rows
+
+    values_rng = np.random.default_rng(7)
+    one, rows = np.random.default_rng(3), np.random.default_rng(3)
+    ties_seen = 0
+    for _ in range(3000):
+        q_values = values_rng.integers(0, 3, size=(1, 5)).astype(float)  # ties are frequent
+        ties_seen += int((q_values == q_values.max()).sum() > 1)
+        epsilon = float(values_rng.choice([0.0, 0.2, 1.0]))
+        a = _epsilon_greedy_one(lambda q=q_values: q, 5, epsilon, one, random_ties)
+        b = _epsilon_greedy_rows(lambda q=q_values: q, 1, 5, epsilon, rows, random_ties)
+        assert a.tolist() == b.tolist()
+    assert ties_seen > 1000
+    assert one.bit_generator.state == rows.bit_generator.state

@@ -43,6 +43,20 @@ def epsilon_greedy(
     come in a fixed order, part of every seeded result: num_rows uniforms (explore or not),
     num_rows random actions (used by the rows that explore), then, with `random_ties` and only
     when some greedy row has tied maxima, num_actions uniforms for each such row."""
+    if num_rows == 1:
+        return _epsilon_greedy_one(q_values, num_actions, epsilon, rng, random_ties)
+    return _epsilon_greedy_rows(q_values, num_rows, num_actions, epsilon, rng, random_ties)
+
+
+def _epsilon_greedy_rows(
+    q_values: Callable[[], np.ndarray],
+    num_rows: int,
+    num_actions: int,
+    epsilon: float,
+    rng: np.random.Generator,
+    random_ties: bool,
+) -> np.ndarray:
+    """`epsilon_greedy` on arrays of draws, any number of rows."""
     explore = rng.random(num_rows) < epsilon
     random_actions = rng.integers(num_actions, size=num_rows)
     if explore.all():
@@ -57,6 +71,25 @@ def epsilon_greedy(
         noise = rng.random((int(tied.sum()), num_actions))
         actions[tied] = np.argmax(np.where(best[tied], noise, -1.0), axis=1)
     return np.where(explore, random_actions, actions)
+
+
+def _epsilon_greedy_one(
+    q_values: Callable[[], np.ndarray], num_actions: int, epsilon: float, rng: np.random.Generator, random_ties: bool
+) -> np.ndarray:
+    """`epsilon_greedy` for one row with scalar draws, several times cheaper than arrays of one
+    for a Q-table stepping one env: numpy's scalar draws are the same numbers, in the same order,
+    as its arrays of one (tests/test_exploration.py holds the two paths equal)."""
+    explore = rng.random() < epsilon
+    random_action = rng.integers(num_actions)
+    if explore:
+        return np.array([random_action])
+    values = np.asarray(q_values())[0]
+    action = int(values.argmax())
+    if random_ties:
+        best = values == values[action]
+        if best.sum() > 1:
+            action = int(np.argmax(np.where(best, rng.random(num_actions), -1.0)))
+    return np.array([action])
 
 
 def boltzmann(q_values: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from rlkit.envs.minatar import MinAtarEnv, game_of, is_minatar
+from rlkit.envs.one_env import OneEnvVector
 from rlkit.errors import RlkitError
 from rlkit.options import option
 
@@ -342,8 +343,9 @@ def make_env(config: EnvConfig, training: bool = True, render_mode: str | None =
 def make_vector_env(
     config: EnvConfig, num_envs: int, training: bool = True, render_mode: str | None = None
 ) -> gym.vector.VectorEnv:
-    """`num_envs` envs stepped together. A finished episode resets in the same step: the
-    observation that ended it is in infos['final_obs'], its statistics in infos['final_info']."""
+    """`num_envs` envs stepped together (one env: gymnasium's SyncVectorEnv with a direct step,
+    rlkit.envs.one_env). A finished episode resets in the same step: the observation that ended
+    it is in infos['final_obs'], its statistics in infos['final_info']."""
     if config.vectorization == "ale":
         if not is_atari(config.id) or render_mode:
             raise RlkitError(
@@ -358,9 +360,9 @@ def make_vector_env(
 
         return make_ale_vector_env(config, num_envs, training)
     make = partial(make_env, config, training, render_mode)
-    vector_class = (
-        gym.vector.AsyncVectorEnv if config.vectorization == "async" and num_envs > 1 else gym.vector.SyncVectorEnv
-    )
+    if num_envs == 1:
+        return OneEnvVector(make, autoreset_mode=AutoresetMode.SAME_STEP)
+    vector_class = gym.vector.AsyncVectorEnv if config.vectorization == "async" else gym.vector.SyncVectorEnv
     return vector_class([make] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
