@@ -532,7 +532,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     folders = [checkpoint.find(path, best=args.best) for path in args.paths]  # every path checked before any episode
     for path, folder in zip(args.paths, folders):
         options = (args.episodes, args.seed, args.epsilon, args.best, args.video, args.num_envs)
-        result = evaluate_checkpoint(folder, *options)
+        result = evaluate_checkpoint(folder, *options, progress=sys.stderr.isatty())
         print(
             f"{f'{path}: ' if several else ''}return {result['return_mean']:.2f} ± {result['return_std']:.2f} "
             f"({result['return_min']:.2f}, {result['return_max']:.2f}) over {result['episodes']} episodes"

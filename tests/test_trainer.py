@@ -219,3 +219,17 @@ def test_stop_at_return_ends_the_run_at_the_first_evaluation_reaching_it(cli, tm
     assert code == 0 and "resumed from" in out  # and trains on to its next evaluation reaching -13
     resumed = json.loads((run / "eval.json").read_text())
     assert resumed["step"] > result["step"] and resumed["evaluations"][-2]["return_mean"] >= -13
+
+
+def test_a_long_evaluation_shows_how_many_episodes_it_has_played(tmp_path, monkeypatch, capsys):
+    """The final evaluation of an untrained Taxi agent plays 200-step episodes: its bar (shown
+    once an evaluation has lasted PROGRESS_DELAY_S, here at once) counts them."""
+    from rlkit.config import build_config
+    from rlkit.run import evaluation
+    from rlkit.run.trainer import train
+
+    monkeypatch.setattr(evaluation, "PROGRESS_DELAY_S", 0.0)
+    config = build_config("qlearning", "taxi", 1000, 0, ["eval_interval=0", "final_eval_episodes=30"])
+    train(config, tmp_path, progress=True)
+    shown = capsys.readouterr().err
+    assert "evaluation:" in shown and "/30 [" in shown and "episode" in shown

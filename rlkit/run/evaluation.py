@@ -9,6 +9,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from tqdm import tqdm
 
 from rlkit.agents import Agent, create_agent
 from rlkit.config import RunConfig, config_from_dict
@@ -17,6 +18,8 @@ from rlkit.envs.minatar import grid_rgb
 from rlkit.errors import RlkitError
 from rlkit.run import checkpoint
 from rlkit.streams import Stream, child, env_seeds, sequence
+
+PROGRESS_DELAY_S = 1.0  # an evaluation shows its progress bar once it has lasted this long
 
 
 def play_episodes(
@@ -27,6 +30,8 @@ def play_episodes(
     seeds: np.random.SeedSequence,
     record: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    progress: bool = False,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """Play `episodes` episodes spread evenly over the envs (so short episodes are not
     over-represented) and return their returns and lengths from the raw env's statistics.
@@ -36,7 +41,8 @@ def play_episodes(
     `frames`: the newest frame of a pixel stack, what the agent sees (T × H × W uint8), or a grid
     in colour, one per channel (T × H·16 × W·16 × 3 uint8, see rlkit.envs.minatar.grid_rgb).
     `should_stop`, asked after every step: True abandons the evaluation (KeyboardInterrupt), as
-    a Ctrl-C during a training run's evaluation does."""
+    a Ctrl-C during a training run's evaluation does. With `progress`, a bar counts the episodes
+    once the evaluation has lasted a second (`label` names it), so a long one never sits silent."""
     picture = _recorded_picture(envs.single_observation_space)
     count = envs.num_envs
     wanted = np.array([(episodes + i) // count for i in range(count)])
@@ -46,20 +52,35 @@ def play_episodes(
     policy_rng = np.random.default_rng(child(seeds, 1))
     observations, _ = envs.reset(seed=env_seeds(child(seeds, 0), count))
     frames = [picture(observations[0])] if record else []
-    while (done < wanted).any():
-        if should_stop is not None and should_stop():
-            raise KeyboardInterrupt
-        observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon, policy_rng))
-        if record and done[0] == 0:
-            frames.append(picture(infos["final_obs"][0] if infos.get("_final_obs", [False])[0] else observations[0]))
-        final = infos.get("final_info", {})
-        if "episode" not in final:
-            continue
-        for i in np.flatnonzero(final["_episode"]):
-            if done[i] < wanted[i]:
-                returns.append(float(final["episode"]["r"][i]))
-                lengths.append(int(final["episode"]["l"][i]))
-                done[i] += 1
+    bar = tqdm(
+        total=episodes,
+        desc=f"{label} evaluation" if label else "evaluation",
+        unit="episode",
+        leave=False,
+        delay=PROGRESS_DELAY_S,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    try:
+        while (done < wanted).any():
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt
+            observations, _, _, _, infos = envs.step(agent.greedy_actions(observations, epsilon, policy_rng))
+            if record and done[0] == 0:
+                frames.append(
+                    picture(infos["final_obs"][0] if infos.get("_final_obs", [False])[0] else observations[0])
+                )
+            final = infos.get("final_info", {})
+            if "episode" not in final:
+                continue
+            for i in np.flatnonzero(final["_episode"]):
+                if done[i] < wanted[i]:
+                    returns.append(float(final["episode"]["r"][i]))
+                    lengths.append(int(final["episode"]["l"][i]))
+                    done[i] += 1
+                    bar.update()
+    finally:
+        bar.close()
     return {
         "return_mean": float(np.mean(returns)),
         "return_std": float(np.std(returns)),
@@ -113,11 +134,13 @@ def evaluate_checkpoint(
     best: bool = False,
     video_dir: Path | None = None,
     num_envs: int | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Rebuild the env and agent a checkpoint recorded, and play greedy episodes: full games
     with true rewards (no reward clipping, no life-loss termination). What is not given comes
     from the run's config (its seed, final_eval_episodes, eval_epsilon, eval_num_envs), so a
-    run's final checkpoint evaluated with no options plays exactly the episodes of its eval.json."""
+    run's final checkpoint evaluated with no options plays exactly the episodes of its eval.json.
+    `progress`: a bar of the episodes, once the evaluation has lasted a second."""
     folder = checkpoint.find(Path(path), best=best)
     agent, config, env_info, meta = load_agent(folder)
     train = config.train
@@ -133,7 +156,7 @@ def evaluate_checkpoint(
     )
     try:
         _check_fits(folder, env_info, envs)
-        result = play_episodes(agent, envs, episodes, epsilon, evaluation_seeds(seed))
+        result = play_episodes(agent, envs, episodes, epsilon, evaluation_seeds(seed), progress=progress)
     finally:
         envs.close()
     return {

@@ -228,6 +228,8 @@ class Run:
                 seeds,
                 record,
                 should_stop=lambda: self.stop is not None and self.stop.requested,
+                progress=self.progress,
+                label=self.label,
             )
         finally:
             eval_envs.close()
