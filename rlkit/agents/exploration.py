@@ -83,12 +83,12 @@ def _epsilon_greedy_one(
     random_action = rng.integers(num_actions)
     if explore:
         return np.array([random_action])
-    values = np.asarray(q_values())[0]
-    action = int(values.argmax())
-    if random_ties:
-        best = values == values[action]
-        if best.sum() > 1:
-            action = int(np.argmax(np.where(best, rng.random(num_actions), -1.0)))
+    row = np.asarray(q_values())[0].tolist()  # a Python list: a handful of actions cost less than numpy's calls
+    largest = max(row)
+    action = row.index(largest)
+    if random_ties and row.count(largest) > 1:
+        noise = rng.random(num_actions).tolist()
+        action = max((a for a, value in enumerate(row) if value == largest), key=noise.__getitem__)
     return np.array([action])
 
 
