@@ -44,6 +44,42 @@ def test_help_version_list_and_config_checks_import_no_torch():
     assert done.returncode == 0, done.stderr
 
 
+def test_a_q_table_trains_resumes_and_evaluates_without_importing_torch(tmp_path):
+    """torch's import costs seconds that a Q-table never uses: rlkit train, --resume and eval of
+    tabular agents (one with a discretized env) run without it."""
+    run = tmp_path / "runs"
+    commands = [
+        ["train", "--steps", "2000", "--set", "final_eval_episodes=3", "--run-dir", str(run), "--no-progress"],
+        [
+            "train",
+            "--agent",
+            "expected-sarsa",
+            "--env",
+            "cartpole",
+            "--steps",
+            "2000",
+            "--set",
+            "final_eval_episodes=2",
+            "--run-dir",
+            str(run),
+            "--no-progress",
+        ],
+    ]
+    script = (
+        NO_TORCH.format(commands=commands)
+        + f"""
+from pathlib import Path
+first = sorted(Path({str(run)!r}).glob("taxi/qlearning/*"))[0]
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["train", "--resume", str(first), "--steps", "3000", "--keep-schedules", "--no-progress"]) == 0
+    assert main(["eval", str(first), "--episodes", "2"]) == 0
+assert "torch" not in sys.modules
+"""
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_registry_imports_every_agent_module_and_no_helper():
     """HELPERS, the modules the registry leaves to the agents, hold no agent; every other module
     of rlkit.agents registers one (so the list of helpers cannot hide an agent)."""

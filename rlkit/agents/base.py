@@ -176,6 +176,7 @@ class BaseAgent:
 
     num_actions: int
     random_ties = True  # greedy ties broken at random (exploration.epsilon_greedy); False: the first maximum
+    uses_torch = True  # False: the run never imports torch (seeds, threads and RNG state are left alone)
 
     @classmethod
     def memory_estimate(

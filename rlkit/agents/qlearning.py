@@ -44,6 +44,8 @@ class QLearningConfig(AgentConfig):
 class QLearningAgent(BaseAgent):
     """Tabular Q-learning: a Q-table over discrete (or discretized) states."""
 
+    uses_torch = False  # numpy only: a Q-table run starts without torch's import
+
     def __init__(
         self,
         config: QLearningConfig,

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams.summary_v2 import hparams_pb
-from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from rlkit.envs import is_atari, is_minatar
+from rlkit.run.events import EventWriter
 from rlkit.run.study import NOT_THE_EXPERIMENT
 
 WRITER_QUEUE = 1000  # events the TensorBoard writer's thread may hold before the loop waits on it
@@ -150,9 +150,7 @@ class Logger:
         # all logged before the checkpoint was saved), so the curves continue without doubles.
         # A queue of 1,000 events (torch's default is 10): the loop hands its events to the
         # writer's thread in bursts instead of waiting on it at every episode of a fast env.
-        self.writer = SummaryWriter(
-            str(run_dir), purge_step=start_step + 1 if start_step else None, max_queue=WRITER_QUEUE
-        )
+        self.writer = EventWriter(run_dir, purge_step=start_step + 1 if start_step else None, max_queue=WRITER_QUEUE)
         self.bar = tqdm(
             total=total_steps,
             initial=start_step,
@@ -172,7 +170,7 @@ class Logger:
     def layout(self) -> None:
         """TensorBoard's Custom Scalars page: one chart per quantity (each with its own y axis),
         the training and evaluation returns on one, acting and learning time on another."""
-        self.writer.add_custom_scalars({"rlkit": {title: ["Multiline", tags] for title, tags in LAYOUT.items()}})
+        self.writer.custom_scalars({"rlkit": LAYOUT})
 
     def timed(self, phase: str) -> _PhaseTimer:
         """A context manager: the wall time inside it counts towards `phase` ("acting" or
@@ -185,11 +183,11 @@ class Logger:
         """All values at `step` as one event: each event costs the writer a record checksum
         computed in Python, so an episode's three scalars written apart cost three times as much."""
         summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value)) for tag, value in values.items()])
-        self.writer.file_writer.add_summary(summary, step)
+        self.writer.add_summary(summary, step)
 
     def images(self, pictures: dict[str, Any], step: int) -> None:
         for name, picture in pictures.items():
-            self.writer.add_image(f"eval/{name}", picture, step, dataformats="HWC")
+            self.writer.image(f"eval/{name}", picture, step)
 
     def video(self, tag: str, frames: Any, step: int, fps: int = 15) -> None:
         """Frames (T × H × W grayscale or T × H × W × 3 RGB, uint8) as an animated GIF in TensorBoard's images tab.
@@ -203,7 +201,7 @@ class Logger:
         )
         height, width = pictures[0].height, pictures[0].width
         image = Summary.Image(height=height, width=width, colorspace=1, encoded_image_string=buffer.getvalue())
-        self.writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+        self.writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
     def episode(self, episode_return: float, length: int, episodes: int, step: int) -> None:
         self.recent_returns.append(episode_return)
@@ -242,12 +240,11 @@ class Logger:
         the table from every run's own values (a per-run experiment would have it take one
         arbitrary run's columns) and lists the runs' scalars as its metrics."""
         # trial_id "": no session group, so each run is its own row, named by its folder
-        self.writer.file_writer.add_summary(hparams_pb(run_hyperparameters(config), trial_id=""))
+        self.writer.add_summary(hparams_pb(run_hyperparameters(config), trial_id=""))
 
     def message(self, text: str) -> None:
         self.bar.write(self.prefix + text)
 
     def close(self) -> None:
         self.bar.close()
-        self.writer.flush()
         self.writer.close()

@@ -3,6 +3,7 @@ checkpoint. It never asks which agent it drives."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import random
 import signal
@@ -14,14 +15,13 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 import rlkit
 from rlkit.agents import Agent, agent_spec, create_agent
 from rlkit.config import RunConfig, config_from_dict
-from rlkit.determinism import use_deterministic_kernels
 from rlkit.envs import describe, make_vector_env
 from rlkit.errors import RlkitError
+from rlkit.lazy import lazy_import
 from rlkit.replay.transition import Transition
 from rlkit.run import checkpoint, lock
 from rlkit.run.callbacks import Callback, Checkpointing, Logging, PeriodicEvaluation, StopAtReturn, overrides
@@ -29,6 +29,8 @@ from rlkit.run.evaluation import evaluation_seeds, play_episodes
 from rlkit.run.logger import Logger
 from rlkit.run.memory import check_fits
 from rlkit.streams import Stream, env_seeds, global_seed, sequence, torch_seed
+
+torch = lazy_import("torch", globals())  # imported by the runs of agents that use it
 
 
 class Interrupted(Exception):
@@ -71,7 +73,7 @@ def new_run_dir(config: RunConfig, root: Path, label: str | None = None) -> Path
 def _versions() -> dict[str, str]:
     return {
         "rlkit": rlkit.__version__,
-        "torch": torch.__version__,
+        "torch": importlib.metadata.version("torch"),
         "gymnasium": gym.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -117,13 +119,18 @@ class Run:
         self.progress = progress
         self.label = label  # prefixes the run's console lines (a seed of a group)
         train = config.train
-        if train.torch_threads:
-            torch.set_num_threads(train.torch_threads)
+        # an agent that never touches torch (a Q-table) runs without importing it
+        self.uses_torch = getattr(agent_spec(config.algo).agent_class, "uses_torch", True)
         random.seed(int.from_bytes(global_seed(train.seed).tobytes(), "little"))
         np.random.seed(global_seed(train.seed))
-        torch.manual_seed(torch_seed(train.seed))
-        use_deterministic_kernels(train.deterministic)
-        self.device = resolve_device(train.device)
+        if self.uses_torch:
+            from rlkit.determinism import use_deterministic_kernels
+
+            if train.torch_threads:
+                torch.set_num_threads(train.torch_threads)
+            torch.manual_seed(torch_seed(train.seed))
+            use_deterministic_kernels(train.deterministic)
+        self.device = resolve_device(train.device) if self.uses_torch or train.device not in ("auto", "cpu") else "cpu"
         self.env_info = describe(config.env)
         self.memory = agent_spec(config.algo).agent_class.memory_estimate(
             config.agent, self.env_info, config.env.num_envs, self.device
@@ -172,7 +179,8 @@ class Run:
         self.seconds_before = meta["wall_seconds"]
         self.eval_seconds = meta["eval_seconds"]
         _restore_global_rngs(meta["rng"])
-        torch.set_rng_state(torch.from_numpy(tensors["rng.torch"]))
+        if self.uses_torch:
+            torch.set_rng_state(torch.from_numpy(tensors["rng.torch"]))
         self.env_rng_states = meta["rng"]["envs"]
 
     # ------------------------------------------------------------------ checkpoints
@@ -182,7 +190,8 @@ class Run:
         if kind == "best" and existing.exists():  # written before a resume at this very step: same weights
             return existing
         tensors, agent_meta = self.agent.state()
-        tensors["rng.torch"] = torch.get_rng_state().numpy()
+        if self.uses_torch:
+            tensors["rng.torch"] = torch.get_rng_state().numpy()
         meta = {
             "kind": kind,
             "step": self.step,
