@@ -27,8 +27,6 @@ from rlkit.envs import is_atari, is_minatar
 from rlkit.run.events import EventWriter
 from rlkit.run.study import NOT_THE_EXPERIMENT
 
-WRITER_QUEUE = 1000  # events the TensorBoard writer's thread may hold before the loop waits on it
-
 # TensorBoard's Custom Scalars page: one chart per quantity, so that each gets its own y axis
 LAYOUT = {
     "return (training, evaluation)": ["rollout/episode_return", "eval/return_mean"],
@@ -148,9 +146,7 @@ class Logger:
         self.prefix = f"[{label}] " if label else ""
         # A resumed run drops the events written after its checkpoint (those of its step were
         # all logged before the checkpoint was saved), so the curves continue without doubles.
-        # A queue of 1,000 events (torch's default is 10): the loop hands its events to the
-        # writer's thread in bursts instead of waiting on it at every episode of a fast env.
-        self.writer = EventWriter(run_dir, purge_step=start_step + 1 if start_step else None, max_queue=WRITER_QUEUE)
+        self.writer = EventWriter(run_dir, purge_step=start_step + 1 if start_step else None)
         self.bar = tqdm(
             total=total_steps,
             initial=start_step,
