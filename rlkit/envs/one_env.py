@@ -6,7 +6,8 @@ that machinery costs several times what a small env's own step does (Taxi steps 
 OneEnvVector keeps everything of SyncVectorEnv (its envs, reset, call, render, close) and
 replaces only the same-step-autoreset step for Box and Discrete observations with the direct
 one-env equivalent: the same observations, rewards, flags and infos, as tests/test_envs.py
-checks against SyncVectorEnv itself.
+checks against SyncVectorEnv itself. That step keeps none of SyncVectorEnv's per-step
+bookkeeping (its batched buffers and next-step autoreset flags), which only its own step reads.
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ class OneEnvVector(gym.vector.SyncVectorEnv):
             observation, info = env.reset()
         if info:
             infos = self._add_info(infos, info, 0)
-        self._env_obs[0] = observation
-        self._autoreset_envs = np.array([terminated or truncated])
         return (
             np.array(observation, dtype=self._dtype)[None],  # a fresh array, as SyncVectorEnv copies
             np.array([reward], dtype=np.float64),
