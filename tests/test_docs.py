@@ -313,3 +313,35 @@ def test_every_public_name_has_its_api_entry():
             continue
         module = rlkit._EXPORTS[name]
         assert f"::: {module}.{name}\n" in api, f"docs/reference/api.md lacks ::: {module}.{name}"
+
+
+# ----------------------------------------------------------------------------- the notebook
+
+
+def test_the_quickstart_notebook_runs_and_draws(tmp_path: Path, monkeypatch):
+    """docs/quickstart.ipynb executed cell by cell in a Jupyter kernel (shrunk by the same
+    fixture): every cell runs, and the curve and the frames come out as inline images."""
+    for needed in ("nbclient", "nbformat", "ipykernel"):
+        if importlib.util.find_spec(needed) is None:
+            if os.environ.get("CI"):
+                pytest.fail(f"under CI the dev extra must be installed ({needed} is missing)")
+            pytest.skip(f"needs {needed} (the dev extra)")
+    import nbformat
+    from nbclient import NotebookClient
+
+    for name, value in _environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    notebook = nbformat.read(DOCS / "quickstart.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    images = [
+        cell_output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for cell_output in cell.outputs
+        if "image/png" in cell_output.get("data", {})
+    ]
+    assert len(images) == 2, "the learning curve and the frames, each an inline image"
+    assert list((tmp_path / "runs" / "cartpole" / "dqn-fast").glob("*-s0/eval.json"))
