@@ -18,7 +18,7 @@ from rlkit.agents.images import VIRIDIS, colour_range, colours, heatmap, policy_
 from rlkit.board import start_board
 from rlkit.cli import main
 from rlkit.config import build_config
-from rlkit.run.logger import Logger, run_hyperparameters
+from rlkit.run.logger import Logger, charts, run_hyperparameters
 
 HEADLINE = ["Agent", "Env", "Learning rate", "Seed", "Steps"]
 COMMON = {
@@ -171,16 +171,41 @@ def test_option_keys_appear_only_with_their_option():
     assert "env.max_episode_steps" not in atari and "agent.normalize_observations" not in atari
 
 
-def test_custom_scalars_give_each_quantity_its_own_chart(runs):
-    events = EventAccumulator(str(only_run(runs / "cartpole" / "dqn"))).Reload()
+def _charts(run: Path) -> dict[str, list[str]]:
+    events = EventAccumulator(str(run)).Reload()
     layout = layout_pb2.Layout.FromString(events.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
-    charts = [list(chart.multiline.tag) for category in layout.category for chart in category.chart]
-    chart_of = {tag: index for index, tags in enumerate(charts) for tag in tags}
-    assert chart_of["rollout/episode_return"] == chart_of["eval/return_mean"]  # one quantity: the return
-    assert len({chart_of[tag] for tag in ("train/loss", "train/q_mean", "train/td_error")}) == 3
+    return {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
+
+
+def test_custom_scalars_give_each_quantity_its_own_chart(runs):
+    charts = _charts(only_run(runs / "cartpole" / "dqn"))
+    chart_of = {tag: title for title, tags in charts.items() for tag in tags}
+    # training episodes and the few greedy evaluations apart, so the evaluations stay visible
+    assert chart_of["rollout/episode_return"] != chart_of["eval/return_mean"]
+    assert len({chart_of[tag] for tag in ("train/loss", "train/q_mean", "train/grad_norm")}) == 3
     assert chart_of["train/epsilon"] != chart_of["train/learning_rate"]
     assert charts[chart_of["time/sps"]] == ["time/sps"]
     assert charts[chart_of["time/acting_ms_per_step"]] == ["time/acting_ms_per_step", "time/learning_ms_per_step"]
+
+
+def test_custom_scalars_hold_only_the_charts_a_run_logs(runs):
+    """A chart of a tag no run logs shows "Matches (0)": a Q-table run has no loss, Q or gradient
+    chart, a DQN run no TD error chart, and every chart of the Q-table run has its points."""
+    taxi = only_run(runs / "taxi" / "qlearning")
+    charts = _charts(taxi)
+    logged = set(EventAccumulator(str(taxi)).Reload().Tags()["scalars"])
+    assert {tag for tags in charts.values() for tag in tags} <= logged
+    assert "train/td_error" in logged and not {"train/loss", "train/grad_norm"} & logged
+    dqn_tags = {tag for tags in _charts(only_run(runs / "cartpole" / "dqn")).values() for tag in tags}
+    assert "train/td_error" not in dqn_tags and "train/per_beta" not in dqn_tags  # plain DQN: no priorities
+
+
+def test_charts_follow_the_options_of_the_run():
+    per = build_config("dqn", "cartpole", overrides=["prioritized_replay=true"]).to_dict()
+    assert charts(per, "dqn")["prioritized replay: importance-weight exponent β"] == ["train/per_beta"]
+    softmax = build_config("qlearning", "taxi", overrides=["exploration=softmax"]).to_dict()
+    assert ["train/temperature"] in charts(softmax, "tabular").values()
+    assert ["train/epsilon"] not in charts(softmax, "tabular").values()
 
 
 def test_phase_times_are_logged_in_milliseconds_per_environment_step(tmp_path):
@@ -225,3 +250,15 @@ def test_the_heatmap_needs_no_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
     assert heatmap(np.zeros((48, 4))).shape[2] == 3
     assert policy_map(np.zeros((48, 4)), {"tiles": ["." * 12] * 4, "arrows": "↑→↓←"}) is None
+
+
+def test_the_q_table_picture_names_the_actions_the_env_names():
+    from rlkit.envs import describe
+
+    taxi = describe(build_config("qlearning", "taxi").env)
+    assert taxi["action_names"] == ["south", "north", "east", "west", "pickup", "drop-off"]
+    assert describe(build_config("qlearning", "frozenlake").env)["action_names"] == ["left", "down", "right", "up"]
+    table = np.random.default_rng(0).random((500, 6))
+    numbered, named = heatmap(table), heatmap(table, taxi["action_names"])
+    assert named.shape[1] > numbered.shape[1]  # room on the left for the names
+    assert np.array_equal(heatmap(table, ["a", "b"]), numbered)  # names that do not fit the table: numbers

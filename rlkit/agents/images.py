@@ -72,10 +72,10 @@ def _tick_step(cell_width: int, least_pixels: int = 36) -> int:
     return 1000
 
 
-def heatmap(q_table: np.ndarray) -> np.ndarray:
-    """The table as an RGB uint8 picture: actions down, states across (in strips of up to 100
-    states for long tables), labelled axes, and a colour bar under it whose range leaves out
-    far outliers, as its caption says."""
+def heatmap(q_table: np.ndarray, action_names: list[str] | None = None) -> np.ndarray:
+    """The table as an RGB uint8 picture: actions down (by name where the env names them),
+    states across (in strips of up to 100 states for long tables), labelled axes, and a colour
+    bar under it whose range leaves out far outliers, as its caption says."""
     from PIL import Image, ImageDraw
 
     num_states, num_actions = q_table.shape
@@ -87,7 +87,13 @@ def heatmap(q_table: np.ndarray) -> np.ndarray:
     cell_width = int(np.clip(PLOT_WIDTH // per_strip, 6, 32))
     cell_height = int(np.clip(96 // num_actions, 6, 20))
     font, line = _font(11), 15
-    left, top, strip_height = 34, 24, num_actions * cell_height
+    if action_names is not None and len(action_names) != num_actions:
+        action_names = None
+    labels = action_names or [str(action) for action in range(num_actions)]
+    if action_names is not None:  # each row labelled: rows tall enough for a line of text
+        cell_height = max(cell_height, 14)
+    widest = max(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(label, font=font) for label in labels)
+    left, top, strip_height = int(widest) + 24, 24, num_actions * cell_height
     strip_step = strip_height + line + 6  # cells, state labels, gap
     width = max(left + per_strip * cell_width + 16, MIN_WIDTH)
     plot_bottom = top + strips * strip_step
@@ -99,7 +105,7 @@ def heatmap(q_table: np.ndarray) -> np.ndarray:
     _text(draw, left, 5, f"Q-table: {num_states} states, {num_actions} actions{every}", font, "left")
     cells = colours(q_table[states].T, low, high)  # actions × states
     tick_step = _tick_step(cell_width)
-    action_ticks = range(0, num_actions, max(1, -(-12 // cell_height)))
+    action_ticks = range(0, num_actions, 1 if action_names else max(1, -(-12 // cell_height)))
     for strip in range(strips):
         y = top + strip * strip_step
         block = cells[:, strip * per_strip : (strip + 1) * per_strip]
@@ -110,7 +116,7 @@ def heatmap(q_table: np.ndarray) -> np.ndarray:
             draw.line([(x, y + strip_height), (x, y + strip_height + 2)], fill=INK)
             _text(draw, x, y + strip_height + 2, str(states[strip * per_strip + column]), font)
         for action in action_ticks:
-            _text(draw, left - 4, y + action * cell_height + cell_height / 2 - 7, str(action), font, "right")
+            _text(draw, left - 4, y + action * cell_height + cell_height / 2 - 7, labels[action], font, "right")
     _text(draw, left + per_strip * cell_width / 2, plot_bottom - 4, "state", font)
     label = Image.new("RGB", (int(draw.textlength("action", font=font)) + 2, 14), BACKGROUND)
     ImageDraw.Draw(label).text((1, 0), "action", fill=INK, font=font)

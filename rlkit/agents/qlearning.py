@@ -68,6 +68,7 @@ class QLearningAgent(BaseAgent):
         self.num_actions = env_info["num_actions"]
         self.q_table = np.full((env_info["num_states"], self.num_actions), config.initial_q, dtype=np.float64)
         self.grid = env_info.get("grid")
+        self.action_names = env_info.get("action_names")
 
     @classmethod
     def memory_estimate(
@@ -100,7 +101,7 @@ class QLearningAgent(BaseAgent):
 
     def images(self) -> dict[str, np.ndarray]:
         """The Q-table as a heatmap, and on grid worlds the greedy policy drawn on the map."""
-        pictures = {"q_table": heatmap(self.q_table)}
+        pictures = {"q_table": heatmap(self.q_table, self.action_names)}
         if self.grid is not None and (policy := policy_map(self.q_table, self.grid)) is not None:
             pictures["policy"] = policy
         return pictures

@@ -397,6 +397,24 @@ def observation_kind(config: EnvConfig, space: gym.Space) -> ObservationKind:
 
 
 GRID_ARROWS = {"FrozenLakeEnv": "←↓→↑", "CliffWalkingEnv": "↑→↓←"}  # action i moves this way
+ACTION_NAMES = {  # the envs' own documentation of their actions, in action order
+    "TaxiEnv": ["south", "north", "east", "west", "pickup", "drop-off"],
+    "FrozenLakeEnv": ["left", "down", "right", "up"],
+    "CliffWalkingEnv": ["up", "right", "down", "left"],
+    "CartPoleEnv": ["push left", "push right"],
+    "AcrobotEnv": ["torque -1", "torque 0", "torque +1"],
+    "MountainCarEnv": ["push left", "no push", "push right"],
+}
+
+
+def action_names(env: gym.Env) -> list[str] | None:
+    """What each action does, where the env says (the classic envs' documentation, the ALE's
+    action meanings); None elsewhere."""
+    world = env.unwrapped
+    if hasattr(world, "get_action_meanings"):
+        return [meaning.lower() for meaning in world.get_action_meanings()]
+    names = ACTION_NAMES.get(type(world).__name__)
+    return list(names) if names is not None and len(names) == env.action_space.n else None
 
 
 def grid_map(env: gym.Env) -> dict[str, Any] | None:
@@ -430,6 +448,7 @@ def describe(config: EnvConfig) -> dict[str, Any]:
             "num_states": int(space.n) if kind == "discrete" else None,
             "num_actions": int(actions.n),
             "grid": grid_map(env) if kind == "discrete" and not config.bins else None,
+            "action_names": action_names(env),
         }
     finally:
         env.close()

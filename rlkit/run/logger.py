@@ -27,17 +27,37 @@ from rlkit.envs import is_atari, is_minatar
 from rlkit.run.events import EventWriter
 from rlkit.run.study import NOT_THE_EXPERIMENT
 
-# TensorBoard's Custom Scalars page: one chart per quantity, so that each gets its own y axis
-LAYOUT = {
-    "return (training, evaluation)": ["rollout/episode_return", "eval/return_mean"],
-    "loss (DQN: Huber)": ["train/loss"],
-    "Q (DQN: batch mean)": ["train/q_mean"],
-    "TD error (Q-learning: mean absolute)": ["train/td_error"],
-    "exploration (ε or softmax temperature)": ["train/epsilon", "train/temperature"],
-    "learning rate": ["train/learning_rate"],
+# TensorBoard's Custom Scalars page: one chart per quantity, each on its own y axis, and only
+# the charts whose tags the run logs (a chart no run logs shows "Matches (0)")
+SPEED_CHARTS = {
     "speed (environment steps per second, everything included)": ["time/sps"],
     "time per environment step (ms): acting, learning": ["time/acting_ms_per_step", "time/learning_ms_per_step"],
 }
+
+
+def charts(config: dict[str, Any], family: str) -> dict[str, list[str]]:
+    """The Custom Scalars charts of a run (its config as `RunConfig.to_dict` gives it; its
+    algorithm's family): chart title → the tags drawn on it."""
+    agent = config["agent"]
+    layout = {
+        "return of training episodes": ["rollout/episode_return"],
+        "return of greedy evaluations (mean)": ["eval/return_mean"],
+    }
+    if family == "dqn":
+        layout["loss (DQN)"] = ["train/loss"]
+        layout["Q (DQN: batch mean)"] = ["train/q_mean"]
+        layout["gradient norm (DQN: before clipping)"] = ["train/grad_norm"]
+    else:
+        layout["TD error (Q-table: mean absolute)"] = ["train/td_error"]
+    if agent.get("exploration") == "softmax":
+        layout["exploration: softmax temperature"] = ["train/temperature"]
+    else:
+        layout["exploration: ε (0 with noisy nets)" if agent.get("noisy") else "exploration: ε"] = ["train/epsilon"]
+    layout["learning rate"] = ["train/learning_rate"]
+    if agent.get("prioritized_replay"):
+        layout["prioritized replay: importance-weight exponent β"] = ["train/per_beta"]
+    return layout | SPEED_CHARTS
+
 
 # The HParams table sorts its columns by name (those whose values differ between runs first)
 # and shows the first five: capitalised names sort before the section.key ones.
@@ -163,10 +183,9 @@ class Logger:
         self.phase_seconds: dict[str, float] = {}  # since the last progress line
         self.timers: dict[str, _PhaseTimer] = {}
 
-    def layout(self) -> None:
-        """TensorBoard's Custom Scalars page: one chart per quantity (each with its own y axis),
-        the training and evaluation returns on one, acting and learning time on another."""
-        self.writer.custom_scalars({"rlkit": LAYOUT})
+    def layout(self, config: dict[str, Any], family: str) -> None:
+        """TensorBoard's Custom Scalars page: the run's `charts`, one per quantity."""
+        self.writer.custom_scalars({"rlkit": charts(config, family)})
 
     def timed(self, phase: str) -> _PhaseTimer:
         """A context manager: the wall time inside it counts towards `phase` ("acting" or

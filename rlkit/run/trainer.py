@@ -353,7 +353,7 @@ class Run:
         self.started = logger.start_time
         if self.resumed_from is None:
             logger.hyperparameters(config.to_dict())
-            logger.layout()
+            logger.layout(config.to_dict(), agent_spec(config.algo).family)
         else:
             empty = "" if self.replay_restored or "replay" not in self.memory else "; its replay starts empty"
             logger.message(f"resumed from {self.resumed_from} at step {self.step:,}{empty}")
