@@ -23,10 +23,13 @@ VIRIDIS = np.array(
     + [(173, 220, 48), (253, 231, 37)],
     dtype=np.float64,
 )
-STATES_PER_STRIP = 100  # a longer table wraps into strips stacked top to bottom
-MOST_STATES_SHOWN = 1000  # beyond this, every k-th state is drawn
-PLOT_WIDTH = 600  # pixels a strip aims for
-MIN_WIDTH = 540  # room for the colour bar's caption
+# TensorBoard's image cards are about 320-400 px wide and shrink wider pictures to fit, text
+# included: the picture stays about that wide and grows downwards instead
+STATES_PER_STRIP = 50  # a longer table wraps into strips stacked top to bottom
+MOST_STATES_SHOWN = 500  # beyond this, every k-th state is drawn
+PLOT_WIDTH = 300  # pixels a strip aims for
+MIN_WIDTH = 330  # room for the colour bar and its caption
+BAR_LENGTH = 180
 BACKGROUND, INK = (255, 255, 255), (40, 40, 40)
 
 
@@ -97,12 +100,13 @@ def heatmap(q_table: np.ndarray, action_names: list[str] | None = None) -> np.nd
     strip_step = strip_height + line + 6  # cells, state labels, gap
     width = max(left + per_strip * cell_width + 16, MIN_WIDTH)
     plot_bottom = top + strips * strip_step
-    height = plot_bottom + line + 48  # axis label, colour bar, caption
+    clipped = bool(q_table.min() < low or q_table.max() > high)
+    height = plot_bottom + line + 48 + (2 * line if clipped else 0)  # axis label, colour bar, caption
     image = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
 
-    every = f", one state in {stride} shown" if stride > 1 else ""
-    _text(draw, left, 5, f"Q-table: {num_states} states, {num_actions} actions{every}", font, "left")
+    every = f", 1 state in {stride} shown" if stride > 1 else ""
+    _text(draw, 4, 5, f"Q-table: {num_states} states, {num_actions} actions{every}", font, "left")
     cells = colours(q_table[states].T, low, high)  # actions × states
     tick_step = _tick_step(cell_width)
     action_ticks = range(0, num_actions, 1 if action_names else max(1, -(-12 // cell_height)))
@@ -132,7 +136,7 @@ def _colour_bar(draw: Any, image: Any, x: int, y: int, q_table: np.ndarray, low:
 
     low_text, high_text = f"{low:.3g}", f"{high:.3g}"
     bar_left = int(x + draw.textlength(low_text, font=font) + 12)
-    bar_right, bar_bottom = bar_left + 240, y + 9
+    bar_right, bar_bottom = bar_left + BAR_LENGTH, y + 9
     ramp = colours(np.linspace(low, high, bar_right - bar_left), low, high)
     image.paste(Image.fromarray(np.repeat(ramp[np.newaxis], bar_bottom - y + 1, axis=0)), (bar_left, y))
     _text(draw, bar_left - 6, y - 2, low_text, font, "right")
@@ -144,12 +148,11 @@ def _colour_bar(draw: Any, image: Any, x: int, y: int, q_table: np.ndarray, low:
         draw.polygon(
             [(bar_right, y), (bar_right, bar_bottom), (bar_right + 5, (y + bar_bottom) / 2)], fill=tuple(ramp[-1])
         )
-    caption = "colour: Q value"
+    captions = ["colour: Q value"]
     if table_low < low or table_high > high:
-        caption += (
-            f"; outliers (over 3 IQR beyond the quartiles) clipped; table range {table_low:.3g} to {table_high:.3g}"
-        )
-    _text(draw, x, bar_bottom + 6, caption, font, "left")
+        captions = ["colour: Q value; outliers (over 3 IQR", "beyond the quartiles) clipped; table", f"range {table_low:.3g} to {table_high:.3g}"]
+    for index, caption in enumerate(captions):
+        _text(draw, x, bar_bottom + 6 + 15 * index, caption, font, "left")
 
 
 def policy_map(q_table: np.ndarray, grid: dict[str, Any]) -> np.ndarray | None:

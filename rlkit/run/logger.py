@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from tqdm import tqdm
 
@@ -141,6 +142,65 @@ def run_hyperparameters(config: dict[str, Any]) -> dict[str, bool | int | float 
     return values
 
 
+# HParams' metric columns: the final greedy evaluation, the last value of these tags in a run
+METRICS = {"eval/return_mean": "final greedy return (mean)", "eval/return_std": "final greedy return (std)"}
+HEADLINE_TYPES = {"Agent": str, "Env": str, "Learning rate": float, "Seed": int, "Steps": int}
+
+
+def _data_type(kind: Any) -> int:
+    if kind is bool:
+        return api_pb2.DATA_TYPE_BOOL
+    if kind in (int, float):
+        return api_pb2.DATA_TYPE_FLOAT64
+    return api_pb2.DATA_TYPE_STRING
+
+
+def experiment_columns() -> dict[str, int]:
+    """Every HParams column any run of any registered agent can have, with its data type: the
+    headline, the algorithm, then `section.key` for the env's, the loop's and every agent's
+    keys (the settings that do not change what is learned left out)."""
+    import dataclasses
+    import typing
+
+    from rlkit.agents import registry
+    from rlkit.config import TrainConfig
+    from rlkit.envs import EnvConfig
+
+    shown_apart = {key for key in HEADLINE.values() if key} | set(NOT_THE_EXPERIMENT) | {"env.make_kwargs"}
+    columns = {name: _data_type(kind) for name, kind in HEADLINE_TYPES.items()} | {"algo": api_pb2.DATA_TYPE_STRING}
+    classes = [("env", EnvConfig), ("train", TrainConfig)] + [("agent", s.config_class) for s in registry().values()]
+    for section, config_class in classes:
+        hints = typing.get_type_hints(config_class)
+        for field in dataclasses.fields(config_class):
+            name = f"{section}.{field.name}"
+            if name not in shown_apart and name not in columns:
+                kind = typing.get_args(hints[field.name]) or (hints[field.name],)  # X | None: X
+                columns[name] = _data_type(kind[0])
+    return columns
+
+
+def experiment_summary() -> Summary:
+    """HParams' experiment: every column any run can have (so the table's columns do not depend
+    on which run TensorBoard reads it from, and sort by name: the headline first, Seed among it)
+    and the final greedy evaluation as its metrics (not every scalar tag's last value)."""
+    experiment = api_pb2.Experiment(
+        hparam_infos=[api_pb2.HParamInfo(name=name, type=kind) for name, kind in experiment_columns().items()],
+        metric_infos=[
+            api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=name) for tag, name in METRICS.items()
+        ],
+    )
+    plugin_data = plugin_data_pb2.HParamsPluginData(experiment=experiment)
+    return Summary(
+        value=[
+            Summary.Value(
+                tag=metadata.EXPERIMENT_TAG,
+                metadata=metadata.create_summary_metadata(plugin_data),
+                tensor=metadata.NULL_TENSOR,
+            )
+        ]
+    )
+
+
 class _PhaseTimer:
     """Adds the wall time spent inside a `with` block to its phase's total."""
 
@@ -251,9 +311,9 @@ class Logger:
 
     def hyperparameters(self, config: dict[str, Any]) -> None:
         """Record the hyperparameters that apply to this run (`run_hyperparameters`) for
-        TensorBoard's HParams tab. No experiment summary is written: TensorBoard then builds
-        the table from every run's own values (a per-run experiment would have it take one
-        arbitrary run's columns) and lists the runs' scalars as its metrics."""
+        TensorBoard's HParams tab, with the experiment every run writes alike
+        (`experiment_summary`): TensorBoard reads one run's experiment for the whole table."""
+        self.writer.add_summary(experiment_summary())
         # trial_id "": no session group, so each run is its own row, named by its folder
         self.writer.add_summary(hparams_pb(run_hyperparameters(config), trial_id=""))
 
