@@ -1,6 +1,6 @@
 """rlkit: value-based reinforcement learning (tabular Q-learning and DQN).
 
-The public API (see rlkit.api): train, load, evaluate, Policy, TrainResult, and the callbacks
+The public API (see rlkit.api): train, load, evaluate, export (rlkit.run.export), Policy, TrainResult, and the callbacks
 Callback and StopAtReturn (see rlkit.run.callbacks). They are imported on first use, so that
 `import rlkit` and the command line's `--version` stay fast."""
 
@@ -10,6 +10,7 @@ _EXPORTS = {
     "train": "rlkit.api",
     "load": "rlkit.api",
     "evaluate": "rlkit.api",
+    "export": "rlkit.run.export",
     "Policy": "rlkit.api",
     "TrainResult": "rlkit.api",
     "Callback": "rlkit.run.callbacks",

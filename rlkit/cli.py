@@ -201,6 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--video", type=Path, metavar="DIR", help="record the episodes as videos in DIR")
     evaluate.add_argument("--num-envs", type=_positive, help="envs played together (default: the run's eval_num_envs)")
 
+    export = commands.add_parser(
+        "export",
+        help="write a trained policy to a file that runs without rlkit (ONNX, TorchScript, or a Q-table as .npz)",
+        description="The network of a DQN-family run as ONNX or TorchScript (observations in, Q values out, "
+        "the observation normaliser folded in), or a Q-table as .npz with its state encoding; a JSON file "
+        "beside it says what the file takes and gives.",
+    )
+    export.add_argument("path", type=Path, metavar="PATH", help="run folder (its latest checkpoint) or checkpoint folder")
+    export.add_argument("--best", action="store_true", help="a run folder's best checkpoint instead of its latest")
+    export.add_argument(
+        "--format", required=True, choices=["onnx", "torchscript", "npz"], help="onnx or torchscript (networks), npz (Q-tables)"
+    )
+    export.add_argument(
+        "--out", type=Path, metavar="FILE", help="file to write (default: policy.onnx, policy.pt or policy.npz in the run folder)"
+    )
+
     plot = commands.add_parser(
         "plot",
         help="learning curves of runs or groups of seeds, with 95%% bootstrap bands",
@@ -517,6 +533,14 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from rlkit.run.export import export
+
+    out = export(args.path, args.format, args.out, args.best)
+    print(f"wrote {out} and {out.name}.json (what it takes and gives)")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from rlkit.run import checkpoint
     from rlkit.run.evaluation import check_video_dir, evaluate_checkpoint
@@ -607,6 +631,7 @@ def _command(argv: Sequence[str] | None) -> int:
         "train": lambda: _train(args),
         "eval": lambda: _evaluate(args),
         "board": lambda: _board(args),
+        "export": lambda: _export(args),
         "plot": lambda: _plot(args),
         "study": lambda: _study(args),
         "tune": lambda: _tune(args),

@@ -261,7 +261,10 @@ class _ScaleGradient(torch.autograd.Function):
 
 
 def scale_gradient(inputs: torch.Tensor, scale: float) -> torch.Tensor:
-    """`inputs` unchanged, with the gradient flowing back through them multiplied by `scale`."""
+    """`inputs` unchanged, with the gradient flowing back through them multiplied by `scale`
+    (with no gradient to scale, the identity itself: what tracing and export see)."""
+    if not torch.is_grad_enabled():
+        return inputs
     return _ScaleGradient.apply(inputs, scale)
 
 
