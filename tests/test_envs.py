@@ -24,6 +24,7 @@ def test_discrete_kind_shapes_and_dtypes():
         "num_states": 500,
         "num_actions": 6,
         "grid": None,  # Taxi's states are not the cells of its map
+        "action_names": ["south", "north", "east", "west", "pickup", "drop-off"],
     }
     grid = describe(EnvConfig(id="CliffWalking-v1"))["grid"]
     assert grid == {"tiles": ["." * 12] * 3 + ["S" + "C" * 10 + "G"], "arrows": "↑→↓←"}

@@ -52,6 +52,7 @@ def test_every_game_gives_channels_first_uint8_grids_and_six_actions(game):
         "num_states": None,
         "num_actions": 6,
         "grid": None,
+        "action_names": None,  # MinAtar names no actions
     }
     assert describe(_config(game, minimal_actions=True))["num_actions"] == minimal
     env = make_env(_config(game))
