@@ -166,6 +166,19 @@ def test_every_code_block_of_the_guide_runs(page: Path, tmp_path: Path):
         if os.environ.get("CI"):
             pytest.fail(f"under CI every docs page must run: {reason}")
         pytest.skip(reason)
+    saved = {Path(b.title).stem for b in blocks if b.title}  # the page's own modules
+    imported = {
+        match[1]
+        for b in blocks
+        if b.language == "python" and not b.not_run
+        for match in re.finditer(r"^(?:import|from) (\w+)", b.code, re.MULTILINE)
+    }
+    missing = sorted(name for name in imported - saved if importlib.util.find_spec(name) is None)
+    if missing:
+        reason = f"the page imports {', '.join(missing)}: install the extras of the README's test command"
+        if os.environ.get("CI"):
+            pytest.fail(f"under CI every docs page must run; {reason}")
+        pytest.skip(reason)
     cwd, env = _workspace(tmp_path), _environment()
     name = page.relative_to(DOCS).as_posix()
     with child(
