@@ -115,19 +115,22 @@ def in_network_namespace(args: list[str], timeout: float) -> subprocess.Complete
     )
 
 
+def namespace_problem() -> str | None:
+    """Why no network namespace with only loopback up can be made here, or None when it can."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "needs unshare and ip (util-linux, iproute2) to give Ray a network namespace of its own"
+    probe = subprocess.run(["unshare", "--net", "ip", "link", "set", "lo", "up"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"cannot create a network namespace for Ray (unshare --net: {probe.stderr.strip()}); run as root"
+    return None
+
+
 @pytest.fixture
 def ray_namespace():
     """`in_network_namespace`, or a skip with the reason (Ray missing, no namespace possible);
     under CI (CI set) a Ray test that cannot run fails instead of skipping."""
-    reason = None
-    if importlib.util.find_spec("ray") is None:
-        reason = "needs the tune extra: pip install 'rlkit[tune]'"
-    elif shutil.which("unshare") is None or shutil.which("ip") is None:
-        reason = "needs unshare and ip (util-linux, iproute2) to give Ray a network namespace of its own"
-    else:
-        probe = subprocess.run(["unshare", "--net", "ip", "link", "set", "lo", "up"], capture_output=True, text=True)
-        if probe.returncode != 0:
-            reason = f"cannot create a network namespace for Ray (unshare --net: {probe.stderr.strip()}); run as root"
+    reason = "needs the tune extra: pip install 'rlkit[tune]'" if importlib.util.find_spec("ray") is None else None
+    reason = reason or namespace_problem()
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"under CI every Ray test must run: {reason}")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import child, run_child
+from conftest import child, namespace_problem, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -148,13 +148,6 @@ def _workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _namespace_possible() -> str | None:
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return "needs unshare and ip to give Ray a network namespace of its own"
-    probe = subprocess.run(["unshare", "--net", "ip", "link", "set", "lo", "up"], capture_output=True, text=True)
-    return None if probe.returncode == 0 else f"cannot create a network namespace: {probe.stderr.strip()}"
-
-
 @pytest.mark.parametrize("page", guide_pages(), ids=lambda p: p.relative_to(DOCS).as_posix())
 def test_every_code_block_of_the_guide_runs(page: Path, tmp_path: Path):
     text = page.read_text()
@@ -162,7 +155,7 @@ def test_every_code_block_of_the_guide_runs(page: Path, tmp_path: Path):
     if not any(b.language in ("bash", "python") or b.title for b in blocks):
         pytest.skip("no code on this page")
     in_namespace = text.startswith(NAMESPACE_MARK)
-    if in_namespace and (reason := _namespace_possible()):
+    if in_namespace and (reason := namespace_problem()):
         if os.environ.get("CI"):
             pytest.fail(f"under CI every docs page must run: {reason}")
         pytest.skip(reason)
